@@ -1,0 +1,132 @@
+// Command flashsale takes orders in a flash sale and studies how to process
+// them: synchronously, through a queue and workers, or serverless.
+//
+// Usage:
+//
+//	flashsale <command> [flags]
+//
+// Run "flashsale --help" for the commands and "flashsale <command> --help"
+// for the flags of one.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand. Each lives in its own file and registers itself
+// in an init function, so that main stays wiring only.
+type command struct {
+	name    string
+	summary string
+	// run parses args (after the command name) and runs. It returns
+	// flag.ErrHelp after printing help, and a usageError for bad flags.
+	run func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) {
+	if _, dup := commands[c.name]; dup {
+		panic("flashsale: command registered twice: " + c.name)
+	}
+	commands[c.name] = c
+}
+
+// usageError is a mistake in the command line; main exits 2 for it.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "flashsale: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	err := c.run(ctx, args[1:], stdout, stderr)
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "flashsale %s: %v\n", c.name, err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "flashsale %s: %v\n", c.name, err)
+		return 1
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "flashsale takes orders in a flash sale without losing any, and measures")
+	fmt.Fprintln(w, "synchronous, queue-backed and serverless processing.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: flashsale <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, `Run "flashsale <command> --help" for the flags of a command.`)
+}
+
+// newFlagSet returns a flag set for a command whose help (on -h or --help)
+// prints the summary, the usage line and every flag to stdout.
+func newFlagSet(name, usageLine, description string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("flashsale "+name, flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "Usage: flashsale %s %s\n\n%s\n\nFlags:\n", name, usageLine, description)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, turning parse failures into usage errors and
+// rejecting stray positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
