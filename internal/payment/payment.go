@@ -142,7 +142,18 @@ func (p *Processor) Declines(orderID string) bool {
 	}
 	h.Write(seed[:])
 	h.Write([]byte(orderID))
-	// Top 53 bits as a uniform number in [0, 1).
-	u := float64(h.Sum64()>>11) / (1 << 53)
+	// FNV alone mixes short, similar IDs poorly; the splitmix64 finalizer
+	// spreads every input bit over the output. Top 53 bits -> [0, 1).
+	u := float64(mix64(h.Sum64())>>11) / (1 << 53)
 	return u < p.declineRate
+}
+
+// mix64 is the splitmix64 finalizer.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
 }

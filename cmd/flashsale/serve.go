@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"flashsale/internal/httpapi"
+	"flashsale/internal/payment"
+	"flashsale/internal/server"
+)
+
+func init() {
+	register(&command{
+		name:    "serve",
+		summary: "run the order API with its in-process queue and worker pool",
+		run:     runServe,
+	})
+}
+
+// serveFlags are the flags of serve; other files (the SNS publisher) add to
+// them through serveExtensions.
+type serveFlags struct {
+	cfg       server.Config
+	logFormat string
+	logLevel  string
+}
+
+// serveExtension lets another file add flags to serve and adjust the
+// configuration before the server is built (for example to publish to SNS).
+type serveExtension struct {
+	flags func(fs flagSet)
+	apply func(ctx context.Context, cfg *server.Config, log *slog.Logger) error
+}
+
+var serveExtensions []serveExtension
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f serveFlags
+	fs := newFlagSet("serve", "[flags]",
+		"Serves POST /orders/sync, POST /orders/async, GET /health and GET /metrics. Async orders\n"+
+			"go to an in-process queue drained by --workers goroutines; sync orders are paid inside\n"+
+			"the request through --sync-concurrency payment slots. On SIGINT/SIGTERM it stops\n"+
+			"accepting, drains the queue for up to --drain-timeout, and spills what is left to\n"+
+			"--spill-file, which the next serve re-enqueues.", stdout)
+	fs.StringVar(&f.cfg.Addr, "addr", server.DefaultAddr, "listen address")
+	fs.IntVar(&f.cfg.Workers, "workers", server.DefaultWorkers, "worker goroutines draining the queue, each paying one order at a time")
+	fs.IntVar(&f.cfg.QueueCapacity, "queue-capacity", server.DefaultQueueCapacity, "orders the in-process queue holds; beyond it POST /orders/async answers 503 with Retry-After")
+	fs.DurationVar(&f.cfg.PaymentDelay, "payment-delay", payment.DefaultDelay, "time one payment takes")
+	fs.Float64Var(&f.cfg.DeclineRate, "decline-rate", 0, "share of payments declined, 0 to 1 (deterministic given --seed)")
+	fs.Int64Var(&f.cfg.Seed, "seed", 1, "seed choosing which orders are declined")
+	fs.IntVar(&f.cfg.SyncConcurrency, "sync-concurrency", server.DefaultSyncConcurrency, "payment slots of the sync path (1 = the studied single slot)")
+	fs.DurationVar(&f.cfg.RequestTimeout, "request-timeout", httpapi.DefaultRequestTimeout, "deadline of a sync request; past it, 504 (API Gateway's is 30s)")
+	fs.DurationVar(&f.cfg.DrainTimeout, "drain-timeout", server.DefaultDrainTimeout, "how long shutdown keeps draining the queue before spilling the rest")
+	fs.StringVar(&f.cfg.SpillFile, "spill-file", server.DefaultSpillFile, "JSON-lines file for orders still queued at shutdown; read back at start (empty: drain fully instead)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	for _, ext := range serveExtensions {
+		ext.flags(fs)
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, f.logFormat, f.logLevel)
+	if err != nil {
+		return usageError{err}
+	}
+	if f.cfg.PaymentDelay <= 0 {
+		return usageError{fmt.Errorf("--payment-delay %v: must be positive", f.cfg.PaymentDelay)}
+	}
+	if f.cfg.DeclineRate < 0 || f.cfg.DeclineRate > 1 {
+		return usageError{fmt.Errorf("--decline-rate %v: must be between 0 and 1", f.cfg.DeclineRate)}
+	}
+	if f.cfg.RequestTimeout <= 0 {
+		return usageError{fmt.Errorf("--request-timeout %v: must be positive", f.cfg.RequestTimeout)}
+	}
+	f.cfg.Logger = log
+	for _, ext := range serveExtensions {
+		if err := ext.apply(ctx, &f.cfg, log); err != nil {
+			return err
+		}
+	}
+	srv, err := server.New(f.cfg)
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}

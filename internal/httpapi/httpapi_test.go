@@ -1,0 +1,326 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"flashsale/internal/httpapi"
+	"flashsale/internal/order"
+	"flashsale/internal/payment"
+	"flashsale/internal/queue"
+)
+
+const validBody = `{"customer_id":42,"items":[{"product_id":"sku-1","quantity":2,"price":10.5}]}`
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+type fakePublisher struct {
+	mu        sync.Mutex
+	err       error
+	published []order.Order
+}
+
+func (p *fakePublisher) Publish(_ context.Context, o order.Order) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return p.err
+	}
+	p.published = append(p.published, o)
+	return nil
+}
+
+type fakePayer struct {
+	mu    sync.Mutex
+	err   error
+	calls int
+}
+
+func (p *fakePayer) Pay(context.Context, order.Order) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls++
+	return p.err
+}
+
+type observer struct {
+	mu       sync.Mutex
+	accepted map[string]int
+	rejected map[string]int
+	requests int
+}
+
+func newObserver() *observer {
+	return &observer{accepted: map[string]int{}, rejected: map[string]int{}}
+}
+
+func (o *observer) OrderAccepted(path string) { o.mu.Lock(); o.accepted[path]++; o.mu.Unlock() }
+func (o *observer) OrderRejected(reason string) {
+	o.mu.Lock()
+	o.rejected[reason]++
+	o.mu.Unlock()
+}
+func (o *observer) RequestObserved(string, int, time.Duration) {
+	o.mu.Lock()
+	o.requests++
+	o.mu.Unlock()
+}
+
+type fixture struct {
+	api *httpapi.API
+	pub *fakePublisher
+	pay *fakePayer
+	obs *observer
+}
+
+func newFixture(t *testing.T, mutate func(*httpapi.Config)) *fixture {
+	t.Helper()
+	f := &fixture{pub: &fakePublisher{}, pay: &fakePayer{}, obs: newObserver()}
+	cfg := httpapi.Config{Publisher: f.pub, Payer: f.pay, Observer: f.obs, Logger: quiet,
+		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "# metrics\n") })}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	api, err := httpapi.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.api = api
+	return f
+}
+
+func (f *fixture) do(method, path, contentType, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	rec := httptest.NewRecorder()
+	f.api.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestRejections(t *testing.T) {
+	big := `{"customer_id":1,"items":[{"product_id":"` + strings.Repeat("x", order.MaxBodyBytes) + `","quantity":1,"price":1}]}`
+	tests := []struct {
+		name, method, path, ctype, body string
+		wantCode                        int
+		wantReason, wantField           string
+		wantAllow                       string
+	}{
+		{"malformed json", "POST", "/orders/async", "application/json", `{"customer_id":`, 400, "malformed", "", ""},
+		{"unknown field", "POST", "/orders/sync", "application/json", `{"customer_id":1,"x":1,"items":[]}`, 400, "malformed", "x", ""},
+		{"wrong type", "POST", "/orders/async", "", `{"customer_id":"1","items":[]}`, 400, "malformed", "customer_id", ""},
+		{"invalid customer", "POST", "/orders/async", "application/json", `{"customer_id":0,"items":[{"product_id":"x","quantity":1,"price":1}]}`, 400, "invalid", "customer_id", ""},
+		{"invalid quantity", "POST", "/orders/sync", "application/json", `{"customer_id":1,"items":[{"product_id":"x","quantity":0,"price":1}]}`, 400, "invalid", "items[0].quantity", ""},
+		{"no items", "POST", "/orders/sync", "application/json; charset=utf-8", `{"customer_id":1,"items":[]}`, 400, "invalid", "items", ""},
+		{"too large", "POST", "/orders/async", "application/json", big, 413, "too_large", "", ""},
+		{"not json", "POST", "/orders/async", "text/plain", validBody, 415, "unsupported_media_type", "", ""},
+		{"form", "POST", "/orders/sync", "application/x-www-form-urlencoded", validBody, 415, "unsupported_media_type", "", ""},
+		{"bad content type", "POST", "/orders/sync", ";;;", validBody, 415, "unsupported_media_type", "", ""},
+		{"get sync", "GET", "/orders/sync", "", "", 405, "method_not_allowed", "", "POST"},
+		{"put async", "PUT", "/orders/async", "application/json", validBody, 405, "method_not_allowed", "", "POST"},
+		{"post health", "POST", "/health", "", "", 405, "method_not_allowed", "", "GET, HEAD"},
+		{"delete metrics", "DELETE", "/metrics", "", "", 405, "method_not_allowed", "", "GET, HEAD"},
+		{"unknown path", "GET", "/orders", "", "", 404, "not_found", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			rec := f.do(tt.method, tt.path, tt.ctype, tt.body)
+			if rec.Code != tt.wantCode {
+				t.Fatalf("status = %d, want %d (body %s)", rec.Code, tt.wantCode, rec.Body)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q, want application/json", ct)
+			}
+			var body httpapi.ErrorBody
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error == "" {
+				t.Fatalf("error body %q: %v", rec.Body, err)
+			}
+			if body.Field != tt.wantField {
+				t.Errorf("field = %q, want %q (%s)", body.Field, tt.wantField, body.Error)
+			}
+			if got := rec.Header().Get("Allow"); got != tt.wantAllow {
+				t.Errorf("Allow = %q, want %q", got, tt.wantAllow)
+			}
+			// A rejected request changes nothing but the rejected counter.
+			if len(f.pub.published) != 0 || f.pay.calls != 0 {
+				t.Errorf("rejected request published %d, paid %d", len(f.pub.published), f.pay.calls)
+			}
+			if len(f.obs.accepted) != 0 || f.obs.requests != 0 {
+				t.Errorf("rejected request moved accepted %v / request durations %d", f.obs.accepted, f.obs.requests)
+			}
+			if f.obs.rejected[tt.wantReason] != 1 || len(f.obs.rejected) != 1 {
+				t.Errorf("rejected = %v, want one %q", f.obs.rejected, tt.wantReason)
+			}
+		})
+	}
+}
+
+func TestTooLargeChunked(t *testing.T) {
+	f := newFixture(t, nil)
+	body := `{"customer_id":1,"items":[{"product_id":"` + strings.Repeat("x", order.MaxBodyBytes) + `","quantity":1,"price":1}]}`
+	req := httptest.NewRequest("POST", "/orders/async", io.MultiReader(strings.NewReader(body)))
+	req.ContentLength = -1 // unknown length: the limit must still apply while reading
+	rec := httptest.NewRecorder()
+	f.api.ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestEntityTooLarge || len(f.pub.published) != 0 {
+		t.Fatalf("status %d, published %d; want 413 and nothing", rec.Code, len(f.pub.published))
+	}
+}
+
+func TestAsyncAccepted(t *testing.T) {
+	f := newFixture(t, nil)
+	rec := f.do("POST", "/orders/async", "application/json", `{"order_id":"client-1","customer_id":42,"items":[{"product_id":"sku-1","quantity":2,"price":10.5}]}`)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("status = %d, want 202: %s", rec.Code, rec.Body)
+	}
+	var body httpapi.AsyncAccepted
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if body.OrderID != "client-1" || body.Status != order.StatusPending {
+		t.Errorf("body = %+v", body)
+	}
+	if len(f.pub.published) != 1 {
+		t.Fatalf("published %d orders, want 1", len(f.pub.published))
+	}
+	o := f.pub.published[0]
+	if o.ID != "client-1" || o.CustomerID != 42 || o.Status != order.StatusPending || o.CreatedAt.IsZero() || o.CreatedAt.Location() != time.UTC {
+		t.Errorf("published %+v", o)
+	}
+	if f.obs.accepted["async"] != 1 || f.obs.requests != 1 || len(f.obs.rejected) != 0 {
+		t.Errorf("observer: accepted %v rejected %v requests %d", f.obs.accepted, f.obs.rejected, f.obs.requests)
+	}
+}
+
+func TestAsyncNotEnqueued(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        error
+		wantReason string
+	}{
+		{"queue full", queue.ErrFull, "queue_full"},
+		{"publish failed", errors.New("sns: connection refused"), "publish_failed"},
+		{"closed", queue.ErrClosed, "publish_failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.pub.err = tt.err
+			rec := f.do("POST", "/orders/async", "application/json", validBody)
+			if rec.Code != http.StatusServiceUnavailable {
+				t.Fatalf("status = %d, want 503", rec.Code)
+			}
+			if rec.Header().Get("Retry-After") != "1" {
+				t.Errorf("Retry-After = %q, want 1", rec.Header().Get("Retry-After"))
+			}
+			if f.obs.accepted["async"] != 0 || f.obs.rejected[tt.wantReason] != 1 {
+				t.Errorf("accepted %v rejected %v", f.obs.accepted, f.obs.rejected)
+			}
+		})
+	}
+}
+
+func TestSync(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        error
+		wantCode   int
+		wantStatus order.Status
+	}{
+		{"completed", nil, 200, order.StatusCompleted},
+		{"declined", payment.ErrDeclined, 402, order.StatusFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.pay.err = tt.err
+			rec := f.do("POST", "/orders/sync", "application/json", validBody)
+			if rec.Code != tt.wantCode {
+				t.Fatalf("status = %d, want %d", rec.Code, tt.wantCode)
+			}
+			var o order.Order
+			if err := json.Unmarshal(rec.Body.Bytes(), &o); err != nil {
+				t.Fatal(err)
+			}
+			if o.Status != tt.wantStatus || o.ID == "" || o.CustomerID != 42 {
+				t.Errorf("body = %+v", o)
+			}
+			if f.pay.calls != 1 || len(f.pub.published) != 0 || f.obs.accepted["sync"] != 1 {
+				t.Errorf("paid %d, published %d, accepted %v", f.pay.calls, len(f.pub.published), f.obs.accepted)
+			}
+		})
+	}
+}
+
+// TestSyncTimeout: a payment that outlives the request deadline gives 504,
+// at the deadline (fake time: no real seconds).
+func TestSyncTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		proc, _ := payment.New(payment.Config{Delay: 3 * time.Second})
+		f := newFixture(t, func(c *httpapi.Config) {
+			c.Payer = proc
+			c.RequestTimeout = time.Second
+		})
+		start := time.Now()
+		rec := f.do("POST", "/orders/sync", "application/json", validBody)
+		if rec.Code != http.StatusGatewayTimeout {
+			t.Fatalf("status = %d, want 504", rec.Code)
+		}
+		if got := time.Since(start); got != time.Second {
+			t.Errorf("answered after %v, want the 1s deadline", got)
+		}
+	})
+}
+
+func TestSyncIdempotent(t *testing.T) {
+	ledger := payment.NewLedger(10)
+	f := newFixture(t, func(c *httpapi.Config) { c.Ledger = ledger })
+	body := `{"order_id":"same","customer_id":1,"items":[{"product_id":"x","quantity":1,"price":1}]}`
+	for range 2 {
+		if rec := f.do("POST", "/orders/sync", "application/json", body); rec.Code != 200 {
+			t.Fatalf("status %d", rec.Code)
+		}
+	}
+	if f.pay.calls != 1 {
+		t.Fatalf("order_id sent twice was paid %d times, want 1", f.pay.calls)
+	}
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, m := range []string{"GET", "HEAD"} {
+		if rec := f.do(m, "/health", "", ""); rec.Code != 200 {
+			t.Errorf("%s /health = %d", m, rec.Code)
+		}
+	}
+	rec := f.do("GET", "/metrics", "", "")
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "# metrics") {
+		t.Errorf("/metrics = %d %q", rec.Code, rec.Body)
+	}
+	// Without a metrics handler (the Lambda), /metrics does not exist.
+	g := newFixture(t, func(c *httpapi.Config) { c.Metrics = nil })
+	if rec := g.do("GET", "/metrics", "", ""); rec.Code != 404 {
+		t.Errorf("/metrics without handler = %d, want 404", rec.Code)
+	}
+}
+
+func TestNewRequiresPieces(t *testing.T) {
+	if _, err := httpapi.New(httpapi.Config{Payer: &fakePayer{}}); err == nil {
+		t.Error("no publisher accepted")
+	}
+	if _, err := httpapi.New(httpapi.Config{Publisher: &fakePublisher{}}); err == nil {
+		t.Error("no payer accepted")
+	}
+}

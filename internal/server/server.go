@@ -1,0 +1,278 @@
+// Package server assembles the local flash-sale system: the order API, the
+// payment processor, the in-process queue and the worker pool in one
+// process (the embedded default), or the API alone in front of an external
+// queue. It owns the life cycle: start, serve, and a graceful shutdown that
+// never drops an accepted order.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"flashsale/internal/httpapi"
+	"flashsale/internal/metrics"
+	"flashsale/internal/payment"
+	"flashsale/internal/queue"
+	"flashsale/internal/queue/memory"
+	"flashsale/internal/worker"
+)
+
+// Defaults of the serve command.
+const (
+	DefaultAddr            = "127.0.0.1:8080"
+	DefaultWorkers         = 1
+	DefaultQueueCapacity   = 100_000
+	DefaultSyncConcurrency = 1
+	DefaultDrainTimeout    = 30 * time.Second
+	DefaultSpillFile       = "flashsale-spill.jsonl"
+)
+
+// Config configures a Server. The zero values of the durations and counts
+// take the defaults above.
+type Config struct {
+	// Addr is the listen address, used when Listener is nil.
+	Addr string
+	// Listener, when set, is used instead of listening on Addr.
+	Listener net.Listener
+	// Workers is the number of worker goroutines on the in-process queue.
+	Workers int
+	// QueueCapacity bounds the in-process queue; beyond it, 503.
+	QueueCapacity int
+	// PaymentDelay is the time one payment takes.
+	PaymentDelay time.Duration
+	// DeclineRate and Seed configure declined payments.
+	DeclineRate float64
+	Seed        int64
+	// SyncConcurrency is the number of payment slots of the sync path.
+	SyncConcurrency int
+	// RequestTimeout is the sync path's deadline.
+	RequestTimeout time.Duration
+	// DrainTimeout is how long shutdown keeps draining the queue.
+	DrainTimeout time.Duration
+	// SpillFile receives the orders still queued after the drain timeout,
+	// and is read back at start. Empty disables spilling: then shutdown
+	// drains until the queue is empty, however long that takes.
+	SpillFile string
+	// Publisher, when set, carries async orders instead of the in-process
+	// queue (for example SNS); the server then runs the API alone, with no
+	// queue and no workers.
+	Publisher queue.Publisher
+	// QueueDepth, when set with Publisher, reports the external queue's
+	// depth for flashsale_queue_depth.
+	QueueDepth queue.DepthReader
+	// Logger; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+func (c *Config) defaults() error {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.QueueCapacity == 0 {
+		c.QueueCapacity = DefaultQueueCapacity
+	}
+	if c.SyncConcurrency == 0 {
+		c.SyncConcurrency = DefaultSyncConcurrency
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = httpapi.DefaultRequestTimeout
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	switch {
+	case c.Workers < 1:
+		return fmt.Errorf("workers %d: need at least 1", c.Workers)
+	case c.QueueCapacity < 1:
+		return fmt.Errorf("queue capacity %d: must be at least 1", c.QueueCapacity)
+	case c.SyncConcurrency < 1:
+		return fmt.Errorf("sync concurrency %d: must be at least 1", c.SyncConcurrency)
+	case c.RequestTimeout < 0:
+		return fmt.Errorf("request timeout %v: must be positive", c.RequestTimeout)
+	case c.DrainTimeout < 0:
+		return fmt.Errorf("drain timeout %v: must not be negative", c.DrainTimeout)
+	}
+	return nil
+}
+
+// Server is a running flash-sale system.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	listener net.Listener
+	http     *http.Server
+	metrics  *metrics.Metrics
+	queue    *memory.Queue // nil with an external publisher
+	pool     *worker.Pool  // nil with an external publisher
+	restored int
+}
+
+// New builds the system and starts listening, but serves nothing until Run.
+// It restores the orders of the spill file, if any, into the queue.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: metrics.New()}
+	proc, err := payment.New(payment.Config{Delay: cfg.PaymentDelay, DeclineRate: cfg.DeclineRate, Seed: cfg.Seed, Observer: s.metrics})
+	if err != nil {
+		return nil, err
+	}
+	syncPayer, err := payment.NewLimiter(proc, cfg.SyncConcurrency)
+	if err != nil {
+		return nil, err
+	}
+	ledger := payment.NewLedger(0)
+
+	publisher := cfg.Publisher
+	if publisher == nil {
+		restored, err := memory.ReadSpill(cfg.SpillFile)
+		if err != nil {
+			return nil, fmt.Errorf("restore spilled orders: %w", err)
+		}
+		s.restored = len(restored)
+		if s.queue, err = memory.New(cfg.QueueCapacity, restored...); err != nil {
+			return nil, err
+		}
+		publisher = s.queue
+		s.metrics.QueueDepth(func() float64 { return float64(s.queue.Len()) })
+		s.pool, err = worker.New(worker.Config{
+			Consumer: s.queue, Payer: proc, Workers: cfg.Workers, Ledger: ledger,
+			Observer: s.metrics, Logger: cfg.Logger,
+		})
+		if err != nil {
+			return nil, err
+		}
+	} else if cfg.QueueDepth != nil {
+		depth := cfg.QueueDepth
+		s.metrics.QueueDepth(func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			n, err := depth.Depth(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		})
+	}
+
+	api, err := httpapi.New(httpapi.Config{
+		Publisher: publisher, Payer: syncPayer, Ledger: ledger,
+		RequestTimeout: cfg.RequestTimeout, Observer: s.metrics,
+		Metrics: s.metrics.Handler(), Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.http = &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      cfg.RequestTimeout + 10*time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	s.listener = cfg.Listener
+	if s.listener == nil {
+		if s.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		}
+	}
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Metrics exposes the server's metrics.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// Run serves until ctx ends, then shuts down gracefully: it stops accepting
+// requests and lets those in flight finish, closes the queue, keeps the
+// workers draining it for up to the drain timeout, lets in-flight payments
+// finish, and writes what is still queued to the spill file.
+func (s *Server) Run(ctx context.Context) error {
+	poolCtx, stopPool := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPool()
+	var poolDone chan struct{}
+	if s.pool != nil {
+		poolDone = make(chan struct{})
+		go func() {
+			defer close(poolDone)
+			_ = s.pool.Run(poolCtx)
+		}()
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- s.http.Serve(s.listener) }()
+	s.log.Info("flashsale serving", "addr", "http://"+s.Addr(), "queue", s.queueName(), "workers", s.cfg.Workers,
+		"payment_delay", s.paymentDelay(), "sync_concurrency", s.cfg.SyncConcurrency,
+		"request_timeout", s.cfg.RequestTimeout, "restored_orders", s.restored)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("http server: %w", err)
+	}
+	s.log.Info("shutting down: no new requests; finishing in-flight requests")
+	httpCtx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout+5*time.Second)
+	defer cancel()
+	if shutErr := s.http.Shutdown(httpCtx); shutErr != nil {
+		s.log.Warn("in-flight requests cut short", "err", shutErr)
+	}
+	if s.pool == nil {
+		return err
+	}
+	s.queue.Close()
+	s.log.Info("draining the queue", "depth", s.queue.Len(), "drain_timeout", s.cfg.DrainTimeout)
+	if s.cfg.SpillFile == "" {
+		<-poolDone
+	} else {
+		select {
+		case <-poolDone:
+		case <-time.After(s.cfg.DrainTimeout):
+			s.log.Warn("drain timeout reached: finishing in-flight payments, spilling the rest", "depth", s.queue.Len())
+			stopPool()
+			<-poolDone
+		}
+	}
+	left := s.queue.Drain()
+	if spillErr := memory.WriteSpill(s.cfg.SpillFile, left); spillErr != nil {
+		ids := make([]string, len(left))
+		for i, o := range left {
+			ids[i] = o.ID
+		}
+		s.log.Error("could not spill queued orders", "err", spillErr, "order_ids", ids)
+		return errors.Join(err, fmt.Errorf("spill %d orders: %w", len(left), spillErr))
+	}
+	if len(left) > 0 {
+		s.log.Warn("orders spilled; the next serve with this spill file re-enqueues them", "orders", len(left), "spill_file", s.cfg.SpillFile)
+	}
+	s.log.Info("stopped", "spilled_orders", len(left))
+	return err
+}
+
+func (s *Server) queueName() string {
+	if s.queue != nil {
+		return "memory"
+	}
+	return "external"
+}
+
+func (s *Server) paymentDelay() time.Duration {
+	if s.cfg.PaymentDelay == 0 {
+		return payment.DefaultDelay
+	}
+	return s.cfg.PaymentDelay
+}

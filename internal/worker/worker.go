@@ -1,0 +1,211 @@
+// Package worker is the pool that drains a queue through the payment
+// processor: N goroutines, each doing one payment at a time. It is the same
+// pool over the in-process queue (flashsale serve) and over SQS (flashsale
+// worker).
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"flashsale/internal/order"
+	"flashsale/internal/payment"
+	"flashsale/internal/queue"
+)
+
+// Payer runs one payment.
+type Payer interface {
+	Pay(ctx context.Context, o order.Order) error
+}
+
+// Observer is told what the pool does; internal/metrics implements it.
+type Observer interface {
+	SetWorkers(n int)
+	Duplicate()
+	Poison()
+}
+
+type nopObserver struct{}
+
+func (nopObserver) SetWorkers(int) {}
+func (nopObserver) Duplicate()     {}
+func (nopObserver) Poison()        {}
+
+// Config configures a Pool.
+type Config struct {
+	// Consumer is the queue to drain; required.
+	Consumer queue.Consumer
+	// Payer pays each order; required.
+	Payer Payer
+	// Workers is the number of goroutines, each paying one order at a time;
+	// at least 1.
+	Workers int
+	// Ledger remembers paid orders, so that a redelivered order is
+	// acknowledged without paying again; a fresh ledger when nil.
+	Ledger *payment.Ledger
+	// RetryDeclined gives declined payments back to the queue (Nack), so
+	// that a backend with a dead-letter queue retries them and then keeps
+	// them. When false a declined payment is recorded as failed and
+	// acknowledged: it is not retried forever.
+	RetryDeclined bool
+	// ErrorBackoff is the pause after a failed Receive; 1 s when zero.
+	ErrorBackoff time.Duration
+	// Observer is told of duplicates and poison messages; optional.
+	Observer Observer
+	// Logger logs each failure; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Pool drains a queue with a fixed number of workers.
+type Pool struct {
+	cfg Config
+
+	mu       sync.Mutex
+	inFlight map[string]chan struct{} // order ID -> closed when its payment ends
+}
+
+// New returns a pool, or an error when the configuration is incomplete.
+func New(cfg Config) (*Pool, error) {
+	if cfg.Consumer == nil {
+		return nil, errors.New("worker: a consumer is required")
+	}
+	if cfg.Payer == nil {
+		return nil, errors.New("worker: a payer is required")
+	}
+	if cfg.Workers < 1 {
+		return nil, fmt.Errorf("worker: %d workers: need at least 1", cfg.Workers)
+	}
+	if cfg.Ledger == nil {
+		cfg.Ledger = payment.NewLedger(0)
+	}
+	if cfg.ErrorBackoff <= 0 {
+		cfg.ErrorBackoff = time.Second
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Pool{cfg: cfg, inFlight: make(map[string]chan struct{})}, nil
+}
+
+// Run starts the workers and blocks until they have all stopped. Workers
+// stop receiving when ctx ends or when the queue is closed and empty; a
+// payment already started always finishes and is settled, whatever ctx
+// does. Run returns nil after a closed queue was drained, or ctx's error.
+func (p *Pool) Run(ctx context.Context) error {
+	p.cfg.Observer.SetWorkers(p.cfg.Workers)
+	defer p.cfg.Observer.SetWorkers(0)
+	var wg sync.WaitGroup
+	for i := range p.cfg.Workers {
+		wg.Go(func() { p.work(ctx, i) })
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+func (p *Pool) work(ctx context.Context, id int) {
+	log := p.cfg.Logger.With("worker", id)
+	// Settling and paying outlive ctx: an in-flight payment is finished,
+	// never abandoned half-way.
+	settleCtx := context.WithoutCancel(ctx)
+	for {
+		d, err := p.cfg.Consumer.Receive(ctx)
+		switch {
+		case err == nil:
+			p.process(settleCtx, log, d)
+		case errors.Is(err, queue.ErrClosed) || ctx.Err() != nil:
+			return
+		default:
+			log.ErrorContext(ctx, "receive failed", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(p.cfg.ErrorBackoff):
+			}
+		}
+	}
+}
+
+// process pays one delivery and settles it.
+func (p *Pool) process(ctx context.Context, log *slog.Logger, d *queue.Delivery) {
+	if d.Err != nil {
+		p.cfg.Observer.Poison()
+		log.WarnContext(ctx, "not an order: left to the dead-letter queue", "message_id", d.ID, "receives", d.Receives, "err", d.Err)
+		p.settle(ctx, log, d, false)
+		return
+	}
+	o := d.Order
+	release := p.claim(ctx, o.ID)
+	defer release()
+	if p.cfg.Ledger.Paid(o.ID) {
+		p.cfg.Observer.Duplicate()
+		log.InfoContext(ctx, "duplicate delivery of a paid order: acknowledged, not paid again", "order_id", o.ID, "message_id", d.ID)
+		p.settle(ctx, log, d, true)
+		return
+	}
+	err := p.cfg.Payer.Pay(ctx, o)
+	switch {
+	case err == nil:
+		p.cfg.Ledger.Record(o.ID)
+		log.DebugContext(ctx, "order paid", "order_id", o.ID)
+		p.settle(ctx, log, d, true)
+	case errors.Is(err, payment.ErrDeclined):
+		if p.cfg.RetryDeclined {
+			log.WarnContext(ctx, "payment declined: left to the queue for retry", "order_id", o.ID, "receives", d.Receives)
+			p.settle(ctx, log, d, false)
+			return
+		}
+		log.WarnContext(ctx, "payment declined: order failed", "order_id", o.ID, "status", order.StatusFailed)
+		p.settle(ctx, log, d, true)
+	default:
+		log.ErrorContext(ctx, "payment failed: order given back to the queue", "order_id", o.ID, "err", err)
+		p.settle(ctx, log, d, false)
+	}
+}
+
+func (p *Pool) settle(ctx context.Context, log *slog.Logger, d *queue.Delivery, ack bool) {
+	var err error
+	if ack {
+		err = p.cfg.Consumer.Ack(ctx, d)
+	} else {
+		err = p.cfg.Consumer.Nack(ctx, d)
+	}
+	if err != nil {
+		// Not fatal: an un-acked message comes back and is then recognised
+		// as paid; an un-nacked one becomes visible after its timeout.
+		log.ErrorContext(ctx, "settling message failed", "ack", ack, "message_id", d.ID, "order_id", d.Order.ID, "err", err)
+	}
+}
+
+// claim makes this worker the only one handling order id in this process:
+// a second delivery of the same order waits for the first to finish, then
+// finds it in the ledger. The returned func releases the claim.
+func (p *Pool) claim(ctx context.Context, id string) func() {
+	for {
+		p.mu.Lock()
+		done, busy := p.inFlight[id]
+		if !busy {
+			ch := make(chan struct{})
+			p.inFlight[id] = ch
+			p.mu.Unlock()
+			return func() {
+				p.mu.Lock()
+				delete(p.inFlight, id)
+				p.mu.Unlock()
+				close(ch)
+			}
+		}
+		p.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return func() {}
+		}
+	}
+}

@@ -1,0 +1,317 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"flashsale/internal/order"
+	"flashsale/internal/payment"
+	"flashsale/internal/queue"
+	"flashsale/internal/queue/memory"
+	"flashsale/internal/queue/queuetest"
+	"flashsale/internal/worker"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// countingPayer wraps a payer and counts payments per order.
+type countingPayer struct {
+	next worker.Payer
+	mu   sync.Mutex
+	paid map[string]int
+}
+
+func newCounting(next worker.Payer) *countingPayer {
+	return &countingPayer{next: next, paid: make(map[string]int)}
+}
+
+func (c *countingPayer) Pay(ctx context.Context, o order.Order) error {
+	c.mu.Lock()
+	c.paid[o.ID]++
+	c.mu.Unlock()
+	return c.next.Pay(ctx, o)
+}
+
+func (c *countingPayer) counts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.paid))
+	for k, v := range c.paid {
+		out[k] = v
+	}
+	return out
+}
+
+type counters struct {
+	workers    atomic.Int64
+	duplicates atomic.Int64
+	poison     atomic.Int64
+}
+
+func (c *counters) SetWorkers(n int) { c.workers.Store(int64(n)) }
+func (c *counters) Duplicate()       { c.duplicates.Add(1) }
+func (c *counters) Poison()          { c.poison.Add(1) }
+
+func processor(t *testing.T, delay time.Duration, declineRate float64) *payment.Processor {
+	t.Helper()
+	p, err := payment.New(payment.Config{Delay: delay, DeclineRate: declineRate, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestThroughput shows that N workers pay at N/delay: with fake time,
+// draining n orders takes exactly ceil(n/N) payment delays.
+func TestThroughput(t *testing.T) {
+	tests := []struct {
+		workers, orders int
+		want            time.Duration
+	}{
+		{1, 10, 30 * time.Second},
+		{5, 60, 36 * time.Second},
+		{20, 60, 9 * time.Second},
+		{100, 60, 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d_workers", tt.workers), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				q, _ := memory.New(tt.orders)
+				for i := range tt.orders {
+					if err := q.Publish(t.Context(), queuetest.NewOrder(t, int64(i+1))); err != nil {
+						t.Fatal(err)
+					}
+				}
+				q.Close()
+				payer := newCounting(processor(t, 3*time.Second, 0))
+				obs := &counters{}
+				pool, err := worker.New(worker.Config{Consumer: q, Payer: payer, Workers: tt.workers, Observer: obs, Logger: quiet})
+				if err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				if err := pool.Run(context.Background()); err != nil {
+					t.Fatalf("run: %v", err)
+				}
+				if got := time.Since(start); got != tt.want {
+					t.Errorf("drained %d orders with %d workers in %v, want %v (rate %d/3s)", tt.orders, tt.workers, got, tt.want, tt.workers)
+				}
+				counts := payer.counts()
+				if len(counts) != tt.orders {
+					t.Errorf("paid %d distinct orders, want %d", len(counts), tt.orders)
+				}
+				for id, c := range counts {
+					if c != 1 {
+						t.Errorf("order %s paid %d times", id, c)
+					}
+				}
+				if q.Len() != 0 {
+					t.Errorf("queue depth %d after drain", q.Len())
+				}
+			})
+		})
+	}
+}
+
+func TestDeclinedIsRecordedNotRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, _ := memory.New(10)
+		for i := range 4 {
+			_ = q.Publish(t.Context(), queuetest.NewOrder(t, int64(i+1)))
+		}
+		q.Close()
+		payer := newCounting(processor(t, time.Second, 1))
+		pool, _ := worker.New(worker.Config{Consumer: q, Payer: payer, Workers: 2, Logger: quiet})
+		if err := pool.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for id, c := range payer.counts() {
+			if c != 1 {
+				t.Errorf("declined order %s attempted %d times, want once", id, c)
+			}
+		}
+		if len(payer.counts()) != 4 {
+			t.Errorf("attempted %d orders, want 4", len(payer.counts()))
+		}
+	})
+}
+
+func TestDuplicateIsAcknowledgedNotPaid(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, _ := memory.New(10)
+		o := queuetest.NewOrder(t, 1)
+		// Two deliveries of the same order, handled by two workers at once.
+		_ = q.Publish(t.Context(), o)
+		_ = q.Publish(t.Context(), o)
+		_ = q.Publish(t.Context(), queuetest.NewOrder(t, 2))
+		q.Close()
+		payer := newCounting(processor(t, time.Second, 0))
+		obs := &counters{}
+		pool, _ := worker.New(worker.Config{Consumer: q, Payer: payer, Workers: 3, Observer: obs, Logger: quiet})
+		_ = pool.Run(context.Background())
+		if got := payer.counts()[o.ID]; got != 1 {
+			t.Fatalf("order delivered twice was paid %d times, want 1", got)
+		}
+		if got := obs.duplicates.Load(); got != 1 {
+			t.Fatalf("duplicates = %d, want 1", got)
+		}
+	})
+}
+
+// fakeConsumer serves scripted deliveries and records how each is settled.
+type fakeConsumer struct {
+	mu         sync.Mutex
+	deliveries []*queue.Delivery
+	errs       []error // returned by Receive before the deliveries
+	acked      []string
+	nacked     []string
+}
+
+func (f *fakeConsumer) Receive(ctx context.Context) (*queue.Delivery, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.errs) > 0 {
+		err := f.errs[0]
+		f.errs = f.errs[1:]
+		return nil, err
+	}
+	if len(f.deliveries) == 0 {
+		return nil, queue.ErrClosed
+	}
+	d := f.deliveries[0]
+	f.deliveries = f.deliveries[1:]
+	return d, nil
+}
+
+func (f *fakeConsumer) Ack(_ context.Context, d *queue.Delivery) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.acked = append(f.acked, d.ID)
+	return nil
+}
+
+func (f *fakeConsumer) Nack(_ context.Context, d *queue.Delivery) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nacked = append(f.nacked, d.ID)
+	return nil
+}
+
+func TestSettlement(t *testing.T) {
+	good := queuetest.NewOrder(t, 1)
+	tests := []struct {
+		name          string
+		delivery      *queue.Delivery
+		declineRate   float64
+		retryDeclined bool
+		wantAck       bool
+		wantPoison    int64
+	}{
+		{"paid is acked", &queue.Delivery{ID: "m", Order: good}, 0, false, true, 0},
+		{"poison is nacked", &queue.Delivery{ID: "m", Err: errors.New("not an order")}, 0, false, false, 1},
+		{"declined is acked as failed", &queue.Delivery{ID: "m", Order: good}, 1, false, true, 0},
+		{"declined is nacked for retry", &queue.Delivery{ID: "m", Order: good}, 1, true, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fc := &fakeConsumer{deliveries: []*queue.Delivery{tt.delivery}}
+				obs := &counters{}
+				pool, _ := worker.New(worker.Config{Consumer: fc, Payer: processor(t, time.Second, tt.declineRate),
+					Workers: 1, RetryDeclined: tt.retryDeclined, Observer: obs, Logger: quiet})
+				_ = pool.Run(context.Background())
+				if tt.wantAck && (len(fc.acked) != 1 || len(fc.nacked) != 0) {
+					t.Errorf("acked %v nacked %v, want one ack", fc.acked, fc.nacked)
+				}
+				if !tt.wantAck && (len(fc.nacked) != 1 || len(fc.acked) != 0) {
+					t.Errorf("acked %v nacked %v, want one nack", fc.acked, fc.nacked)
+				}
+				if obs.poison.Load() != tt.wantPoison {
+					t.Errorf("poison = %d, want %d", obs.poison.Load(), tt.wantPoison)
+				}
+			})
+		})
+	}
+}
+
+func TestReceiveErrorsDoNotStopThePool(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := queuetest.NewOrder(t, 1)
+		fc := &fakeConsumer{
+			errs:       []error{errors.New("throttled"), errors.New("connection reset")},
+			deliveries: []*queue.Delivery{{ID: "m", Order: o}},
+		}
+		pool, _ := worker.New(worker.Config{Consumer: fc, Payer: processor(t, time.Second, 0), Workers: 1,
+			ErrorBackoff: 5 * time.Second, Logger: quiet})
+		start := time.Now()
+		_ = pool.Run(context.Background())
+		if len(fc.acked) != 1 {
+			t.Fatalf("acked %v, want the order after the errors", fc.acked)
+		}
+		if got := time.Since(start); got != 11*time.Second {
+			t.Errorf("took %v, want 2 backoffs of 5s + a 1s payment", got)
+		}
+	})
+}
+
+// TestCancelFinishesInFlight: when ctx ends mid-payment, the payment
+// finishes and is acknowledged, and the orders not started stay queued.
+func TestCancelFinishesInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, _ := memory.New(10)
+		for i := range 5 {
+			_ = q.Publish(t.Context(), queuetest.NewOrder(t, int64(i+1)))
+		}
+		payer := newCounting(processor(t, 3*time.Second, 0))
+		obs := &counters{}
+		pool, _ := worker.New(worker.Config{Consumer: q, Payer: payer, Workers: 2, Observer: obs, Logger: quiet})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- pool.Run(ctx) }()
+		time.Sleep(time.Second) // two payments in flight
+		synctest.Wait()
+		if obs.workers.Load() != 2 {
+			t.Errorf("workers gauge = %d, want 2", obs.workers.Load())
+		}
+		cancel()
+		err := <-done
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("run = %v, want context.Canceled", err)
+		}
+		if got := len(payer.counts()); got != 2 {
+			t.Errorf("paid %d orders, want the 2 in flight", got)
+		}
+		if q.Len() != 3 {
+			t.Errorf("queue holds %d, want 3 untouched", q.Len())
+		}
+		if obs.workers.Load() != 0 {
+			t.Errorf("workers gauge = %d after stop, want 0", obs.workers.Load())
+		}
+	})
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	q, _ := memory.New(1)
+	p := processor(t, time.Second, 0)
+	tests := []struct {
+		name string
+		cfg  worker.Config
+	}{
+		{"no consumer", worker.Config{Payer: p, Workers: 1}},
+		{"no payer", worker.Config{Consumer: q, Workers: 1}},
+		{"zero workers", worker.Config{Consumer: q, Payer: p}},
+	}
+	for _, tt := range tests {
+		if _, err := worker.New(tt.cfg); err == nil {
+			t.Errorf("%s: New succeeded", tt.name)
+		}
+	}
+}
