@@ -75,6 +75,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if f.cfg.RequestTimeout <= 0 {
 		return usageError{fmt.Errorf("--request-timeout %v: must be positive", f.cfg.RequestTimeout)}
 	}
+	if f.cfg.Workers < 1 {
+		return usageError{fmt.Errorf("--workers %d: must be at least 1", f.cfg.Workers)}
+	}
+	if f.cfg.QueueCapacity < 1 {
+		return usageError{fmt.Errorf("--queue-capacity %d: must be at least 1", f.cfg.QueueCapacity)}
+	}
+	if f.cfg.SyncConcurrency < 1 {
+		return usageError{fmt.Errorf("--sync-concurrency %d: must be at least 1", f.cfg.SyncConcurrency)}
+	}
+	if f.cfg.DrainTimeout < 0 {
+		return usageError{fmt.Errorf("--drain-timeout %v: must not be negative", f.cfg.DrainTimeout)}
+	}
 	f.cfg.Logger = log
 	for _, ext := range serveExtensions {
 		if err := ext.apply(ctx, &f.cfg, log); err != nil {

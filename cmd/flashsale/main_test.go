@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestRunExitCodes(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantOutput string // in stdout or stderr
+	}{
+		{"no args", nil, 2, "Usage: flashsale <command>"},
+		{"help", []string{"--help"}, 0, "serve"},
+		{"unknown command", []string{"bogus"}, 2, `unknown command "bogus"`},
+		{"serve help", []string{"serve", "--help"}, 0, "--drain-timeout"},
+		{"serve unknown flag", []string{"serve", "--nope"}, 2, "flag provided but not defined"},
+		{"serve stray argument", []string{"serve", "extra"}, 2, `unexpected argument "extra"`},
+		{"serve bad log format", []string{"serve", "--log-format", "xml"}, 2, "--log-format"},
+		{"serve bad decline rate", []string{"serve", "--decline-rate", "1.5"}, 2, "--decline-rate"},
+		{"serve bad delay", []string{"serve", "--payment-delay", "0s"}, 2, "--payment-delay"},
+		{"serve bad workers", []string{"serve", "--workers", "0", "--addr", "127.0.0.1:0"}, 2, "--workers 0: must be at least 1"},
+		{"serve bad queue capacity", []string{"serve", "--queue-capacity", "-1", "--addr", "127.0.0.1:0"}, 2, "--queue-capacity"},
+		{"serve bad sync concurrency", []string{"serve", "--sync-concurrency", "0", "--addr", "127.0.0.1:0"}, 2, "--sync-concurrency"},
+		{"serve bad drain timeout", []string{"serve", "--drain-timeout", "-1s", "--addr", "127.0.0.1:0"}, 2, "--drain-timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Errorf("exit code = %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, stdout.String(), stderr.String())
+			}
+			if out := stdout.String() + stderr.String(); !strings.Contains(out, tt.wantOutput) {
+				t.Errorf("output does not mention %q:\n%s", tt.wantOutput, out)
+			}
+		})
+	}
+}
+
+// TestServeHelpExplainsEveryFlag: each flag of serve has a description.
+func TestServeHelpExplainsEveryFlag(t *testing.T) {
+	var stdout bytes.Buffer
+	run(context.Background(), []string{"serve", "--help"}, &stdout, &stdout)
+	for _, flag := range []string{"addr", "workers", "queue-capacity", "payment-delay", "decline-rate", "seed",
+		"sync-concurrency", "request-timeout", "drain-timeout", "spill-file", "log-format", "log-level"} {
+		if !strings.Contains(stdout.String(), "-"+flag+" ") {
+			t.Errorf("serve --help does not explain --%s", flag)
+		}
+	}
+}
