@@ -1,0 +1,296 @@
+package serverless_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"flashsale/internal/order"
+	"flashsale/internal/payment"
+	"flashsale/internal/serverless"
+)
+
+// logLines decodes the JSON lines written by a serverless logger.
+func logLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func newOrder(t *testing.T, id string) order.Order {
+	t.Helper()
+	o, err := order.New(order.Request{OrderID: id, CustomerID: 42,
+		Items: []order.Item{{ProductID: "sku-1", Quantity: 2, Price: 10.5}}}, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func snsRecord(t *testing.T, body string, orderID string) events.SNSEventRecord {
+	t.Helper()
+	return events.SNSEventRecord{EventSource: "aws:sns", SNS: events.SNSEntity{
+		MessageID: "msg-" + orderID, Type: "Notification", Message: body,
+		MessageAttributes: map[string]any{"order_id": map[string]any{"Type": "String", "Value": orderID}},
+	}}
+}
+
+func eventFor(t *testing.T, orders ...order.Order) events.SNSEvent {
+	t.Helper()
+	var ev events.SNSEvent
+	for _, o := range orders {
+		b, err := order.Marshal(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Records = append(ev.Records, snsRecord(t, string(b), o.ID))
+	}
+	return ev
+}
+
+// countingPayer records the orders it pays and fails those listed.
+type countingPayer struct {
+	mu   sync.Mutex
+	paid []string
+	fail map[string]error
+}
+
+func (p *countingPayer) Pay(ctx context.Context, o order.Order) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.fail[o.ID]; err != nil {
+		return err
+	}
+	p.paid = append(p.paid, o.ID)
+	return nil
+}
+
+func lambdaCtx(id string) context.Context {
+	return lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: id})
+}
+
+func TestHandle(t *testing.T) {
+	good, bad, declined := newOrder(t, "good-1"), newOrder(t, "good-2"), newOrder(t, "declined-1")
+	cancelled, cancel := context.WithCancel(lambdaCtx("req-c"))
+	cancel()
+	tests := []struct {
+		name     string
+		ctx      context.Context
+		event    events.SNSEvent
+		wantErr  error // nil: success
+		wantPaid []string
+		wantMsg  string // a log message that must appear
+	}{
+		{"one order paid", lambdaCtx("req-1"), eventFor(t, good), nil, []string{"good-1"}, "order paid"},
+		{"declined returns error", lambdaCtx("req-2"), eventFor(t, declined), payment.ErrDeclined, nil, "payment failed: returned to Lambda for retry"},
+		{"malformed body", lambdaCtx("req-3"), events.SNSEvent{Records: []events.SNSEventRecord{snsRecord(t, `{"order_id":"x"`, "x")}},
+			serverless.ErrMalformedMessage, nil, "malformed order message: sent to the failure destination after retries"},
+		{"foreign JSON", lambdaCtx("req-4"), events.SNSEvent{Records: []events.SNSEventRecord{snsRecord(t, `{"hello":"world"}`, "")}},
+			serverless.ErrMalformedMessage, nil, "malformed order message: sent to the failure destination after retries"},
+		{"one bad of two still pays the good one", lambdaCtx("req-5"), func() events.SNSEvent {
+			ev := eventFor(t, good, bad)
+			ev.Records[1].SNS.Message = "not json"
+			return ev
+		}(), serverless.ErrMalformedMessage, []string{"good-1"}, "order paid"},
+		{"cancelled context", cancelled, eventFor(t, good), context.Canceled, nil, "payment failed: returned to Lambda for retry"},
+		{"empty event", lambdaCtx("req-6"), events.SNSEvent{}, nil, nil, "SNS event without records"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			payer := &countingPayer{fail: map[string]error{"declined-1": payment.ErrDeclined}}
+			p, err := serverless.NewProcessor(serverless.ProcessorConfig{
+				Payer: payer, Logger: serverless.NewLogger(&buf, "processor", ""),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = p.Handle(tt.ctx, tt.event)
+			switch {
+			case tt.wantErr == nil && err != nil:
+				t.Fatalf("Handle: %v", err)
+			case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
+				t.Fatalf("Handle error = %v, want one wrapping %v", err, tt.wantErr)
+			}
+			if strings.Join(payer.paid, ",") != strings.Join(tt.wantPaid, ",") {
+				t.Errorf("paid %v, want %v", payer.paid, tt.wantPaid)
+			}
+			lines := logLines(t, &buf)
+			found := false
+			for _, l := range lines {
+				if l["message"] == tt.wantMsg {
+					found = true
+				}
+				if l["function"] != "processor" || l["cold_start"] != true {
+					t.Errorf("log line %v: want function=processor and cold_start=true", l)
+				}
+				if _, ok := l["init_ms"].(float64); !ok {
+					t.Errorf("first invocation's log line %v has no numeric init_ms", l)
+				}
+				if rid, _ := l["request_id"].(string); !strings.HasPrefix(rid, "req-") {
+					t.Errorf("log line %v has no request_id", l)
+				}
+			}
+			if !found {
+				t.Errorf("no log line %q in:\n%s", tt.wantMsg, buf.String())
+			}
+			for i, rec := range tt.event.Records {
+				if id := rec.SNS.MessageAttributes["order_id"].(map[string]any)["Value"]; id != "" && !strings.Contains(buf.String(), `"order_id":"`+id.(string)+`"`) {
+					t.Errorf("record %d: no log line carries order_id %v", i, id)
+				}
+			}
+		})
+	}
+}
+
+func TestHandleColdThenWarm(t *testing.T) {
+	var buf bytes.Buffer
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := start.Add(73500 * time.Microsecond)
+	clock := func() time.Time { return now }
+	p, err := serverless.NewProcessor(serverless.ProcessorConfig{
+		Payer:       &countingPayer{},
+		Logger:      serverless.NewLogger(&buf, "processor", ""),
+		Invocations: serverless.NewInvocations(start, clock),
+		Now:         clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range []string{"o-1", "o-2", "o-3"} {
+		if err := p.Handle(lambdaCtx("req-"+id), eventFor(t, newOrder(t, id))); err != nil {
+			t.Fatalf("invocation %d: %v", i+1, err)
+		}
+	}
+	lines := logLines(t, &buf)
+	if len(lines) != 3 {
+		t.Fatalf("got %d log lines, want 3:\n%s", len(lines), buf.String())
+	}
+	for i, l := range lines {
+		cold := i == 0
+		if l["cold_start"] != cold {
+			t.Errorf("invocation %d: cold_start = %v, want %v", i+1, l["cold_start"], cold)
+		}
+		initMS, has := l["init_ms"]
+		if has != cold {
+			t.Errorf("invocation %d: init_ms present = %v, want %v", i+1, has, cold)
+		}
+		if cold && initMS != 73.5 {
+			t.Errorf("init_ms = %v, want 73.5", initMS)
+		}
+		if l["request_id"] != "req-o-"+string(rune('1'+i)) || l["order_id"] != "o-"+string(rune('1'+i)) {
+			t.Errorf("invocation %d: request_id %v order_id %v", i+1, l["request_id"], l["order_id"])
+		}
+	}
+}
+
+func TestHandleSkipsOrdersAlreadyPaid(t *testing.T) {
+	var buf bytes.Buffer
+	payer := &countingPayer{}
+	p, _ := serverless.NewProcessor(serverless.ProcessorConfig{Payer: payer, Logger: serverless.NewLogger(&buf, "processor", "")})
+	ev := eventFor(t, newOrder(t, "dup-1"))
+	for range 3 { // SNS delivers at least once; Lambda retries
+		if err := p.Handle(lambdaCtx("r"), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(payer.paid) != 1 {
+		t.Fatalf("paid %d times, want once", len(payer.paid))
+	}
+	if n := strings.Count(buf.String(), "duplicate delivery skipped"); n != 2 {
+		t.Fatalf("%d duplicate log lines, want 2", n)
+	}
+}
+
+// TestHandleRealPaymentTakesDelay runs the real 3-second payment on a fake
+// clock.
+func TestHandleRealPaymentTakesDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf bytes.Buffer
+		payer, err := payment.New(payment.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := serverless.NewProcessor(serverless.ProcessorConfig{Payer: payer, Logger: serverless.NewLogger(&buf, "processor", "")})
+		start := time.Now()
+		if err := p.Handle(lambdaCtx("r"), eventFor(t, newOrder(t, "slow-1"))); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took != payment.DefaultDelay {
+			t.Fatalf("handle took %v, want %v", took, payment.DefaultDelay)
+		}
+		if l := logLines(t, &buf)[0]; l["payment_ms"] != 3000.0 {
+			t.Fatalf("payment_ms = %v, want 3000", l["payment_ms"])
+		}
+	})
+}
+
+func TestHandleDeadlineStopsPayment(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf bytes.Buffer
+		payer, _ := payment.New(payment.Config{Delay: 10 * time.Second})
+		p, _ := serverless.NewProcessor(serverless.ProcessorConfig{Payer: payer, Logger: serverless.NewLogger(&buf, "processor", "")})
+		ctx, cancel := context.WithTimeout(lambdaCtx("r"), 2*time.Second)
+		defer cancel()
+		err := p.Handle(ctx, eventFor(t, newOrder(t, "late-1")))
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want DeadlineExceeded", err)
+		}
+		if !strings.Contains(buf.String(), `"level":"ERROR"`) {
+			t.Fatalf("a payment cut by the deadline should log an error:\n%s", buf.String())
+		}
+	})
+}
+
+func TestNewProcessorRequires(t *testing.T) {
+	log := serverless.NewLogger(&bytes.Buffer{}, "p", "")
+	for name, cfg := range map[string]serverless.ProcessorConfig{
+		"no payer":  {Logger: log},
+		"no logger": {Payer: &countingPayer{}},
+	} {
+		if _, err := serverless.NewProcessor(cfg); err == nil {
+			t.Errorf("%s: NewProcessor succeeded", name)
+		}
+	}
+}
+
+func TestHandleErrorIsProcessingError(t *testing.T) {
+	p, _ := serverless.NewProcessor(serverless.ProcessorConfig{
+		Payer:  &countingPayer{fail: map[string]error{"declined-1": payment.ErrDeclined}},
+		Logger: serverless.NewLogger(&bytes.Buffer{}, "processor", ""),
+	})
+	ev := eventFor(t, newOrder(t, "ok-1"), newOrder(t, "declined-1"))
+	err := p.Handle(lambdaCtx("r"), ev)
+	var pe *serverless.ProcessingError
+	if !errors.As(err, &pe) {
+		t.Fatalf("error %T %v, want *ProcessingError", err, err)
+	}
+	if pe.Failed != 1 || pe.Total != 2 {
+		t.Fatalf("failed %d of %d, want 1 of 2", pe.Failed, pe.Total)
+	}
+	if !strings.Contains(err.Error(), "declined-1") || strings.Contains(err.Error(), "ok-1") {
+		t.Fatalf("error %q should name the failed order only", err)
+	}
+}

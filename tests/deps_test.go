@@ -1,0 +1,116 @@
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// forbidden are the packages (with their sub-packages) no Lambda function may link: they belong to
+// the CLI, the lab, plotting, load generation or metrics, and each would
+// grow the bootstrap (a cold-start cost).
+var forbidden = []struct{ prefix, what string }{
+	{"github.com/prometheus/", "Prometheus"},
+	{"flashsale/internal/metrics", "Prometheus metrics"},
+	{"gonum.org/v1/plot", "plotting"},
+	{"codeberg.org/go-fonts/", "plotting (fonts)"},
+	{"codeberg.org/go-latex/", "plotting (LaTeX)"},
+	{"codeberg.org/go-pdf/", "plotting (PDF)"},
+	{"git.sr.ht/~sbinet/gg", "plotting"},
+	{"github.com/ajstarks/svgo", "plotting"},
+	{"github.com/tsenart/vegeta", "vegeta"},
+	{"flashsale/cmd/", "the CLI"},
+	{"flashsale/internal/lab", "the lab"},
+	{"flashsale/internal/loadgen", "the load generator"},
+	{"flashsale/internal/capacity", "the capacity model"},
+	{"flashsale/internal/depth", "the queue-depth timeline"},
+	{"flashsale/internal/server", "the local server"},
+	{"net/rpc", "the legacy RPC runtime (build with -tags lambda.norpc)"},
+}
+
+// forbiddenDeps returns the forbidden packages among deps, with the reason.
+func forbiddenDeps(deps []string) []string {
+	var out []string
+	for _, d := range deps {
+		for _, f := range forbidden {
+			p := strings.TrimSuffix(f.prefix, "/")
+			if d == p || strings.HasPrefix(d, p+"/") {
+				out = append(out, d+" ("+f.what+")")
+			}
+		}
+	}
+	return out
+}
+
+func TestForbiddenDeps(t *testing.T) {
+	tests := []struct {
+		deps []string
+		want int
+	}{
+		{[]string{"fmt", "flashsale/internal/order", "github.com/aws/aws-lambda-go/lambda"}, 0},
+		{[]string{"github.com/prometheus/client_golang/prometheus"}, 1},
+		{[]string{"flashsale/cmd/flashsale", "gonum.org/v1/plot/vg", "github.com/tsenart/vegeta/v12/lib"}, 3},
+		{[]string{"flashsale/internal/metrics", "net/rpc", "flashsale/internal/orderbook"}, 2},
+		{[]string{"flashsale/internal/serverless", "flashsale/internal/server/x", "net/rpc/jsonrpc"}, 2},
+	}
+	for _, tt := range tests {
+		if got := forbiddenDeps(tt.deps); len(got) != tt.want {
+			t.Errorf("forbiddenDeps(%v) = %v, want %d", tt.deps, got, tt.want)
+		}
+	}
+}
+
+// TestFunctionDependencies checks, with `go list -deps`, what each function
+// in functions/ links.
+func TestFunctionDependencies(t *testing.T) {
+	dirs, err := os.ReadDir(filepath.Join(repoRoot, "functions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := map[string]struct{ must, mustNot []string }{
+		"api": {must: []string{"flashsale/internal/httpapi", "flashsale/internal/queue/sns",
+			"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter", "github.com/aws/aws-sdk-go-v2/service/sns"}},
+		"processor": {must: []string{"flashsale/internal/order", "flashsale/internal/payment", "github.com/aws/aws-lambda-go/events",
+			"github.com/aws/aws-lambda-go/lambdacontext", "log/slog"},
+			mustNot: []string{"github.com/aws/aws-sdk-go-v2", "github.com/awslabs/aws-lambda-go-api-proxy", "flashsale/internal/httpapi"}},
+	}
+	seen := 0
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		name := d.Name()
+		seen++
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command("go", "list", "-deps", "-tags", "lambda.norpc", "./functions/"+name)
+			cmd.Dir = repoRoot
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("go list -deps ./functions/%s: %v", name, err)
+			}
+			deps := strings.Fields(string(out))
+			for _, bad := range forbiddenDeps(deps) {
+				t.Errorf("functions/%s links %s", name, bad)
+			}
+			for _, m := range extra[name].must {
+				if !slices.Contains(deps, m) {
+					t.Errorf("functions/%s does not link %s", name, m)
+				}
+			}
+			for _, m := range extra[name].mustNot {
+				for _, dep := range deps {
+					if strings.HasPrefix(dep, m) {
+						t.Errorf("functions/%s links %s: the processor must stay lean", name, dep)
+						break
+					}
+				}
+			}
+		})
+	}
+	if seen < 2 {
+		t.Fatalf("found %d functions in functions/, want api and processor", seen)
+	}
+}

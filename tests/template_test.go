@@ -1,0 +1,542 @@
+// Package tests holds the repository-level tests of the serverless variant:
+// template.yaml's wiring and lint, the sample events, the Lambda functions'
+// dependencies, and the two bootstraps run under the Lambda Runtime
+// Interface Emulator against a local moto_server.
+package tests
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// repoRoot is the module root, one level above this package.
+const repoRoot = ".."
+
+// loadTemplate reads template.yaml into plain maps and slices, with
+// CloudFormation's short-form tags turned into their long form (!Ref X into
+// {"Ref": "X"}, !GetAtt A.B into {"Fn::GetAtt": ["A", "B"]}, !Sub s into
+// {"Fn::Sub": s}, ...).
+func loadTemplate(t testing.TB, path string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	v, err := plain(&doc)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		t.Fatalf("%s: top level is %T, want a mapping", path, v)
+	}
+	return m
+}
+
+// plain converts a YAML node to Go values, expanding CloudFormation tags.
+func plain(n *yaml.Node) (any, error) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) != 1 {
+			return nil, fmt.Errorf("line %d: want one document", n.Line)
+		}
+		return plain(n.Content[0])
+	case yaml.AliasNode:
+		return plain(n.Alias)
+	}
+	var v any
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			val, err := plain(n.Content[i+1])
+			if err != nil {
+				return nil, err
+			}
+			m[n.Content[i].Value] = val
+		}
+		v = m
+	case yaml.SequenceNode:
+		s := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			val, err := plain(c)
+			if err != nil {
+				return nil, err
+			}
+			s = append(s, val)
+		}
+		v = s
+	case yaml.ScalarNode:
+		var val any
+		if isCustomTag(n.Tag) {
+			val = n.Value // a tagged scalar is the tag's argument, as a string
+		} else if err := n.Decode(&val); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		v = val
+	default:
+		return nil, fmt.Errorf("line %d: unexpected YAML node kind %v", n.Line, n.Kind)
+	}
+	switch tag := n.Tag; {
+	case tag == "!Ref":
+		return map[string]any{"Ref": v}, nil
+	case tag == "!GetAtt":
+		if s, ok := v.(string); ok {
+			res, attr, found := strings.Cut(s, ".")
+			if !found {
+				return nil, fmt.Errorf("line %d: !GetAtt %q: want Resource.Attribute", n.Line, s)
+			}
+			return map[string]any{"Fn::GetAtt": []any{res, attr}}, nil
+		}
+		return map[string]any{"Fn::GetAtt": v}, nil
+	case tag == "!Condition":
+		return map[string]any{"Condition": v}, nil
+	case isCustomTag(tag):
+		return map[string]any{"Fn::" + tag[1:]: v}, nil
+	}
+	return v, nil
+}
+
+// isCustomTag tells a local tag such as !Ref from YAML's own (!!str, !!map).
+func isCustomTag(tag string) bool {
+	return strings.HasPrefix(tag, "!") && !strings.HasPrefix(tag, "!!")
+}
+
+// get walks a path of keys through nested maps.
+func get(v any, path ...string) any {
+	if tp, ok := v.(template); ok {
+		v = map[string]any(tp)
+	}
+	for _, k := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// ref is the target of {"Ref": X}, or "".
+func ref(v any) string { return str(get(v, "Ref")) }
+
+// getAtt is the resource and attribute of {"Fn::GetAtt": [R, A]}.
+func getAtt(v any) (string, string) {
+	s, _ := get(v, "Fn::GetAtt").([]any)
+	if len(s) != 2 {
+		return "", ""
+	}
+	return str(s[0]), str(s[1])
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case float64:
+		return n, true
+	case string:
+		f, err := strconv.ParseFloat(n, 64)
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// template is a loaded template with helpers to resolve its values.
+type template map[string]any
+
+func (tp template) resources() map[string]any {
+	r, _ := tp["Resources"].(map[string]any)
+	return r
+}
+
+func (tp template) typeOf(name string) string { return str(get(tp.resources()[name], "Type")) }
+
+// functions lists the AWS::Serverless::Function resources, sorted.
+func (tp template) functions() []string {
+	var out []string
+	for name := range tp.resources() {
+		if tp.typeOf(name) == "AWS::Serverless::Function" {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// fnProp is a function property, or its Globals.Function default.
+func (tp template) fnProp(fn, prop string) any {
+	if v := get(tp.resources()[fn], "Properties", prop); v != nil {
+		return v
+	}
+	return get(tp, "Globals", "Function", prop)
+}
+
+// resolve replaces a {"Ref": Parameter} by the parameter's default.
+func (tp template) resolve(v any) any {
+	if p := ref(v); p != "" {
+		if d := get(tp, "Parameters", p, "Default"); d != nil {
+			return d
+		}
+	}
+	return v
+}
+
+// checkWiring returns every way in which the template breaks the wiring that
+// issue 3 asks for.
+func checkWiring(tp template) []string {
+	var errs []string
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	res := tp.resources()
+
+	if tp["Transform"] != "AWS::Serverless-2016-10-31" {
+		fail("Transform = %v, want the SAM transform", tp["Transform"])
+	}
+	for _, fn := range tp.functions() {
+		if rt := tp.fnProp(fn, "Runtime"); rt != "provided.al2023" {
+			fail("%s: Runtime %v, want provided.al2023", fn, rt)
+		}
+		if a, _ := tp.fnProp(fn, "Architectures").([]any); len(a) != 1 || a[0] != "arm64" {
+			fail("%s: Architectures %v, want [arm64]", fn, a)
+		}
+		if h := tp.fnProp(fn, "Handler"); h != "bootstrap" {
+			fail("%s: Handler %v, want bootstrap", fn, h)
+		}
+		if bm := get(res[fn], "Metadata", "BuildMethod"); bm != "makefile" {
+			fail("%s: Metadata.BuildMethod %v, want makefile", fn, bm)
+		}
+		lg := ref(get(tp.fnProp(fn, "LoggingConfig"), "LogGroup"))
+		if tp.typeOf(lg) != "AWS::Logs::LogGroup" {
+			fail("%s: LoggingConfig.LogGroup %q is not a log group of the template", fn, lg)
+		} else if get(res[lg], "Properties", "RetentionInDays") == nil {
+			fail("%s: log group %s has no RetentionInDays", fn, lg)
+		}
+	}
+
+	// Routes: each one reaches ApiFunction through OrdersHttpApi, payload 2.0.
+	want := map[string]bool{"POST /orders/sync": false, "POST /orders/async": false, "GET /health": false}
+	for _, fn := range tp.functions() {
+		evs, _ := get(res[fn], "Properties", "Events").(map[string]any)
+		for name, ev := range evs {
+			if get(ev, "Type") != "HttpApi" {
+				continue
+			}
+			key := fmt.Sprintf("%v %v", get(ev, "Properties", "Method"), get(ev, "Properties", "Path"))
+			if _, ok := want[key]; !ok {
+				fail("%s.%s: unexpected route %s", fn, name, key)
+				continue
+			}
+			want[key] = true
+			if fn != "ApiFunction" {
+				fail("route %s reaches %s, want ApiFunction", key, fn)
+			}
+			if api := ref(get(ev, "Properties", "ApiId")); api != "OrdersHttpApi" {
+				fail("route %s: ApiId %q, want OrdersHttpApi", key, api)
+			}
+			if v := get(ev, "Properties", "PayloadFormatVersion"); v != "2.0" {
+				fail("route %s: PayloadFormatVersion %v, want 2.0", key, v)
+			}
+		}
+	}
+	for key, found := range want {
+		if !found {
+			fail("route %s is missing", key)
+		}
+	}
+	if tp.typeOf("OrdersHttpApi") != "AWS::Serverless::HttpApi" {
+		fail("OrdersHttpApi is not an AWS::Serverless::HttpApi")
+	}
+	for _, k := range []string{"ThrottlingBurstLimit", "ThrottlingRateLimit"} {
+		if n, ok := number(tp.resolve(get(res["OrdersHttpApi"], "Properties", "DefaultRouteSettings", k))); !ok || n <= 0 {
+			fail("OrdersHttpApi: DefaultRouteSettings.%s is not a positive number", k)
+		}
+	}
+	if tp.typeOf("OrdersTopic") != "AWS::SNS::Topic" {
+		fail("OrdersTopic is not an AWS::SNS::Topic")
+	}
+	if a := ref(get(res["ApiFunction"], "Properties", "Environment", "Variables", "ORDERS_TOPIC_ARN")); a != "OrdersTopic" {
+		fail("ApiFunction: ORDERS_TOPIC_ARN is %q, want !Ref OrdersTopic", a)
+	}
+
+	// ProcessorFunction subscribes to OrdersTopic, with a dead-letter queue.
+	var sub any
+	evs, _ := get(res["ProcessorFunction"], "Properties", "Events").(map[string]any)
+	for _, ev := range evs {
+		if get(ev, "Type") == "SNS" && ref(get(ev, "Properties", "Topic")) == "OrdersTopic" {
+			sub = ev
+		}
+	}
+	if sub == nil {
+		fail("ProcessorFunction has no SNS event on OrdersTopic")
+	}
+	dlq, attr := getAtt(get(sub, "Properties", "RedrivePolicy", "deadLetterTargetArn"))
+	if tp.typeOf(dlq) != "AWS::SQS::Queue" || attr != "Arn" {
+		fail("the SNS subscription's RedrivePolicy does not target an SQS queue of the template (%q.%q)", dlq, attr)
+	} else if !snsMaySend(tp, dlq) {
+		fail("no AWS::SQS::QueuePolicy lets sns.amazonaws.com send OrdersTopic's messages to %s", dlq)
+	}
+	// ... and a failure destination after two retries.
+	eic := get(res["ProcessorFunction"], "Properties", "EventInvokeConfig")
+	if n, _ := number(get(eic, "MaximumRetryAttempts")); n != 2 || get(eic, "MaximumRetryAttempts") == nil {
+		fail("ProcessorFunction: EventInvokeConfig.MaximumRetryAttempts %v, want 2", get(eic, "MaximumRetryAttempts"))
+	}
+	onf := get(eic, "DestinationConfig", "OnFailure")
+	fq, _ := getAtt(get(onf, "Destination"))
+	if get(onf, "Type") != "SQS" || tp.typeOf(fq) != "AWS::SQS::Queue" {
+		fail("ProcessorFunction: OnFailure is not an SQS queue of the template")
+	}
+	if n, _ := number(tp.resolve(tp.fnProp("ProcessorFunction", "MemorySize"))); n != 512 {
+		fail("ProcessorFunction: MemorySize resolves to %v, want 512", n)
+	}
+	timeout, _ := number(tp.resolve(tp.fnProp("ProcessorFunction", "Timeout")))
+	delay, err := time.ParseDuration(str(get(tp, "Parameters", "PaymentDelay", "Default")))
+	if err != nil {
+		fail("PaymentDelay default: %v", err)
+	} else if time.Duration(timeout)*time.Second < 3*delay {
+		fail("ProcessorFunction: Timeout %vs is not comfortably above the %v payment", timeout, delay)
+	}
+	if pd := ref(get(tp, "Globals", "Function", "Environment", "Variables", "PAYMENT_DELAY")); pd != "PaymentDelay" {
+		fail("PAYMENT_DELAY is not the PaymentDelay parameter")
+	}
+	if ref(get(tp, "Globals", "Function", "MemorySize")) != "MemorySize" && ref(tp.fnProp("ProcessorFunction", "MemorySize")) != "MemorySize" {
+		fail("the processor's memory is not the MemorySize parameter")
+	}
+
+	// Only ApiFunction may publish, and only to OrdersTopic.
+	for _, fn := range tp.functions() {
+		pols, _ := tp.fnProp(fn, "Policies").([]any)
+		for _, p := range pols {
+			publishes := get(p, "SNSPublishMessagePolicy") != nil || get(p, "SNSCrudPolicy") != nil ||
+				strings.Contains(fmt.Sprint(p), "sns:Publish") || strings.Contains(fmt.Sprint(p), "sns:*")
+			if !publishes {
+				continue
+			}
+			if fn != "ApiFunction" {
+				fail("%s may publish to SNS: only ApiFunction may", fn)
+				continue
+			}
+			r, a := getAtt(get(p, "SNSPublishMessagePolicy", "TopicName"))
+			if r != "OrdersTopic" || a != "TopicName" {
+				fail("ApiFunction's publish policy %v is not SNSPublishMessagePolicy on OrdersTopic", p)
+			}
+		}
+	}
+	if !slices.ContainsFunc(anySlice(tp.fnProp("ApiFunction", "Policies")), func(p any) bool { return get(p, "SNSPublishMessagePolicy") != nil }) {
+		fail("ApiFunction has no SNSPublishMessagePolicy")
+	}
+	for name, r := range res {
+		switch tp.typeOf(name) {
+		case "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SNS::TopicPolicy":
+			if strings.Contains(fmt.Sprint(r), "sns:Publish") || strings.Contains(fmt.Sprint(r), "sns:*") {
+				fail("%s grants sns:Publish outside ApiFunction", name)
+			}
+		}
+	}
+
+	for _, o := range []string{"ApiUrl", "OrdersTopicArn", "OrdersDeadLetterQueueUrl", "ProcessorFailureQueueUrl",
+		"ApiFunctionName", "ProcessorFunctionName", "ApiLogGroupName", "ProcessorLogGroupName"} {
+		if get(tp, "Outputs", o, "Value") == nil {
+			fail("output %s is missing", o)
+		}
+	}
+	for _, p := range []string{"PaymentDelay", "MemorySize"} {
+		if get(tp, "Parameters", p) == nil {
+			fail("parameter %s is missing", p)
+		}
+	}
+	if pat := str(get(tp, "Parameters", "PaymentDelay", "AllowedPattern")); pat != "" {
+		re, err := regexp.Compile(pat)
+		if err != nil || !re.MatchString(str(get(tp, "Parameters", "PaymentDelay", "Default"))) {
+			fail("PaymentDelay's default does not match its AllowedPattern %q", pat)
+		}
+	}
+	return errs
+}
+
+func anySlice(v any) []any { s, _ := v.([]any); return s }
+
+// snsMaySend reports whether a queue policy of the template lets SNS send
+// OrdersTopic's messages to queue.
+func snsMaySend(tp template, queue string) bool {
+	for name, r := range tp.resources() {
+		if tp.typeOf(name) != "AWS::SQS::QueuePolicy" {
+			continue
+		}
+		if !slices.ContainsFunc(anySlice(get(r, "Properties", "Queues")), func(q any) bool { return ref(q) == queue }) {
+			continue
+		}
+		for _, st := range anySlice(get(r, "Properties", "PolicyDocument", "Statement")) {
+			if get(st, "Effect") == "Allow" && get(st, "Principal", "Service") == "sns.amazonaws.com" &&
+				get(st, "Action") == "sqs:SendMessage" && ref(get(st, "Condition", "ArnEquals", "aws:SourceArn")) == "OrdersTopic" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestTemplateWiring(t *testing.T) {
+	tp := template(loadTemplate(t, filepath.Join(repoRoot, "template.yaml")))
+	for _, e := range checkWiring(tp) {
+		t.Error(e)
+	}
+	if got := tp.functions(); !slices.Equal(got, []string{"ApiFunction", "ProcessorFunction"}) {
+		t.Errorf("functions = %v, want ApiFunction and ProcessorFunction", got)
+	}
+}
+
+// TestTemplateWiringCatchesMistakes breaks the template in the ways the
+// wiring test must notice.
+func TestTemplateWiringCatchesMistakes(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(tp template)
+		want   string
+	}{
+		{"route to another function", func(tp template) {
+			ev := get(tp.resources()["ApiFunction"], "Properties", "Events").(map[string]any)
+			proc := get(tp.resources()["ProcessorFunction"], "Properties", "Events").(map[string]any)
+			proc["Health"] = ev["Health"]
+			delete(ev, "Health")
+		}, "route GET /health reaches ProcessorFunction"},
+		{"route missing", func(tp template) {
+			delete(get(tp.resources()["ApiFunction"], "Properties", "Events").(map[string]any), "SyncOrder")
+		}, "route POST /orders/sync is missing"},
+		{"processor may publish", func(tp template) {
+			props := get(tp.resources()["ProcessorFunction"], "Properties").(map[string]any)
+			props["Policies"] = []any{map[string]any{"SNSPublishMessagePolicy": map[string]any{"TopicName": "x"}}}
+		}, "ProcessorFunction may publish"},
+		{"role grants publish", func(tp template) {
+			tp.resources()["ExtraRole"] = map[string]any{"Type": "AWS::IAM::Role", "Properties": map[string]any{"Action": "sns:Publish"}}
+		}, "ExtraRole grants sns:Publish"},
+		{"no redrive policy", func(tp template) {
+			for _, ev := range get(tp.resources()["ProcessorFunction"], "Properties", "Events").(map[string]any) {
+				delete(get(ev, "Properties").(map[string]any), "RedrivePolicy")
+			}
+		}, "RedrivePolicy does not target"},
+		{"no queue policy", func(tp template) { delete(tp.resources(), "OrdersDeadLetterQueuePolicy") }, "no AWS::SQS::QueuePolicy"},
+		{"no failure destination", func(tp template) {
+			delete(get(tp.resources()["ProcessorFunction"], "Properties").(map[string]any), "EventInvokeConfig")
+		}, "OnFailure is not an SQS queue"},
+		{"x86", func(tp template) {
+			get(tp, "Globals", "Function").(map[string]any)["Architectures"] = []any{"x86_64"}
+		}, "want [arm64]"},
+		{"go1.x runtime", func(tp template) {
+			get(tp.resources()["ProcessorFunction"], "Properties").(map[string]any)["Runtime"] = "go1.x"
+		}, "ProcessorFunction: Runtime go1.x"},
+		{"no build method", func(tp template) { delete(tp.resources()["ApiFunction"].(map[string]any), "Metadata") }, "BuildMethod"},
+		{"short timeout", func(tp template) {
+			get(tp.resources()["ProcessorFunction"], "Properties").(map[string]any)["Timeout"] = 3
+		}, "not comfortably above"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tp := template(loadTemplate(t, filepath.Join(repoRoot, "template.yaml")))
+			tt.mutate(tp)
+			errs := strings.Join(checkWiring(tp), "\n")
+			if !strings.Contains(errs, tt.want) {
+				t.Fatalf("wiring check missed it: want an error containing %q, got:\n%s", tt.want, errs)
+			}
+		})
+	}
+}
+
+func TestLoadTemplateShortForms(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.yaml")
+	src := "A: !Ref X\nB: !GetAtt Q.Arn\nC: !Sub \"${AWS::StackName}-x\"\nD: !Join [\"-\", [a, !Ref Y]]\nE: 3\n"
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tp := loadTemplate(t, path)
+	if ref(tp["A"]) != "X" {
+		t.Errorf("!Ref: %v", tp["A"])
+	}
+	if r, a := getAtt(tp["B"]); r != "Q" || a != "Arn" {
+		t.Errorf("!GetAtt: %v", tp["B"])
+	}
+	if get(tp["C"], "Fn::Sub") != "${AWS::StackName}-x" {
+		t.Errorf("!Sub: %v", tp["C"])
+	}
+	if j := anySlice(get(tp["D"], "Fn::Join")); len(j) != 2 || ref(anySlice(j[1])[1]) != "Y" {
+		t.Errorf("!Join: %v", tp["D"])
+	}
+	if tp["E"] != 3 {
+		t.Errorf("plain scalar: %v (%T)", tp["E"], tp["E"])
+	}
+}
+
+// TestTemplateBuildTargets runs what `sam build` runs for each function:
+// `make build-<LogicalId>` in its CodeUri, for arm64, and checks the
+// bootstrap it writes.
+func TestTemplateBuildTargets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cross-compiles both functions")
+	}
+	tp := template(loadTemplate(t, filepath.Join(repoRoot, "template.yaml")))
+	for _, fn := range tp.functions() {
+		t.Run(fn, func(t *testing.T) {
+			dir := filepath.Join(repoRoot, str(tp.fnProp(fn, "CodeUri")))
+			mk, err := os.ReadFile(filepath.Join(dir, "Makefile"))
+			if err != nil {
+				t.Fatalf("CodeUri %s has no Makefile: %v", dir, err)
+			}
+			if !regexp.MustCompile(`(?m)^build-` + fn + `:`).Match(mk) {
+				t.Fatalf("%s/Makefile has no target build-%s", dir, fn)
+			}
+			out := t.TempDir()
+			cmd := exec.Command("make", "--no-print-directory", "build-"+fn, "ARTIFACTS_DIR="+out)
+			cmd.Dir = dir
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("make build-%s: %v\n%s", fn, err, b)
+			}
+			checkELF(t, filepath.Join(out, "bootstrap"), "arm64")
+		})
+	}
+}
+
+func TestSamconfig(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "samconfig.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	for _, want := range []string{"version = 0.1", "[default.global.parameters]", `stack_name = "flashsale"`,
+		"[default.build.parameters]", "cached = true", "parallel = true", "[default.deploy.parameters]",
+		`capabilities = "CAPABILITY_IAM"`, "confirm_changeset = true", "resolve_s3 = true", "parameter_overrides = "} {
+		if !strings.Contains(s, want) {
+			t.Errorf("samconfig.toml lacks %q", want)
+		}
+	}
+	tp := template(loadTemplate(t, filepath.Join(repoRoot, "template.yaml")))
+	m := regexp.MustCompile(`(?m)^parameter_overrides = "(.*)"$`).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatal("no parameter_overrides line")
+	}
+	for _, kv := range regexp.MustCompile(`(\w+)=\\"([^\\]*)\\"`).FindAllStringSubmatch(m[1], -1) {
+		if get(tp, "Parameters", kv[1]) == nil {
+			t.Errorf("parameter_overrides sets %s, which template.yaml does not declare", kv[1])
+		} else if d := fmt.Sprint(get(tp, "Parameters", kv[1], "Default")); d != kv[2] {
+			t.Errorf("parameter_overrides %s=%s differs from the template default %s", kv[1], kv[2], d)
+		}
+	}
+}
