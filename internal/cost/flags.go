@@ -1,0 +1,58 @@
+package cost
+
+import (
+	"flag"
+	"fmt"
+)
+
+// RegisterFlags defines a flag for every parameter but Orders on fs, with
+// p's values as defaults and, for prices and free-tier allowances, their
+// region and date in the help text; parsing fs sets p.
+func (p *Params) RegisterFlags(fs *flag.FlagSet) {
+	src := " (" + PriceSource + ")"
+	fs.IntVar(&p.MemoryMB, "memory", p.MemoryMB, "processor Lambda memory, MB")
+	fs.DurationVar(&p.Duration, "duration", p.Duration, "processor Lambda duration per order (the payment)")
+	fs.BoolVar(&p.FreeTierOn, "free-tier", p.FreeTierOn, "apply the always-free tier (Lambda, SNS, SQS); --free-tier=false for an account that uses it up elsewhere")
+
+	fs.Float64Var(&p.TaskVCPU, "task-vcpu", p.TaskVCPU, "worker service: vCPU per Fargate task")
+	fs.Float64Var(&p.TaskMemoryGB, "task-memory", p.TaskMemoryGB, "worker service: memory per Fargate task, GB")
+	fs.IntVar(&p.Tasks, "tasks", p.Tasks, "worker service: number of always-on Fargate tasks")
+	fs.StringVar(&p.TaskArch, "task-arch", p.TaskArch, "worker service: Fargate architecture, "+X86_64+" or "+ARM64)
+	fs.Float64Var(&p.Hours, "hours", p.Hours, "hours a month the service runs (730: the average month)")
+	fs.BoolVar(&p.PublicIP, "public-ip", p.PublicIP, "worker service: each task has a public IPv4 address")
+	fs.IntVar(&p.SQSBatch, "sqs-batch", p.SQSBatch, "worker service: messages per SQS receive and delete")
+	fs.IntVar(&p.Pollers, "sqs-pollers", p.Pollers, "worker service: concurrent long polls, each one empty receive per --sqs-wait while idle")
+	fs.DurationVar(&p.PollWait, "sqs-wait", p.PollWait, "worker service: SQS long-poll wait")
+
+	pr := &p.Prices
+	fs.Float64Var(&pr.LambdaRequestsPerMillion, "price-lambda-requests", pr.LambdaRequestsPerMillion, "USD per 1M Lambda requests"+src)
+	fs.Float64Var(&pr.LambdaGBSecondARM64, "price-lambda-gbs-arm64", pr.LambdaGBSecondARM64, "USD per Lambda GB-second, arm64"+src)
+	fs.Float64Var(&pr.LambdaGBSecondX86, "price-lambda-gbs-x86_64", pr.LambdaGBSecondX86, "USD per Lambda GB-second, x86_64"+src)
+	fs.Float64Var(&pr.SNSPublishesPerMillion, "price-sns", pr.SNSPublishesPerMillion, "USD per 1M SNS publishes, standard topic"+src)
+	fs.Float64Var(&pr.SQSRequestsPerMillion, "price-sqs", pr.SQSRequestsPerMillion, "USD per 1M SQS requests, standard queue"+src)
+	fs.Float64Var(&pr.HTTPAPIRequestsPerMillion, "price-http-api", pr.HTTPAPIRequestsPerMillion, "USD per 1M API Gateway HTTP API requests"+src)
+	fs.Float64Var(&pr.FargateVCPUHourX86, "price-fargate-vcpu-x86_64", pr.FargateVCPUHourX86, "USD per Fargate vCPU-hour, Linux/x86_64"+src)
+	fs.Float64Var(&pr.FargateGBHourX86, "price-fargate-gb-x86_64", pr.FargateGBHourX86, "USD per Fargate GB-hour, Linux/x86_64"+src)
+	fs.Float64Var(&pr.FargateVCPUHourARM64, "price-fargate-vcpu-arm64", pr.FargateVCPUHourARM64, "USD per Fargate vCPU-hour, Linux/arm64"+src)
+	fs.Float64Var(&pr.FargateGBHourARM64, "price-fargate-gb-arm64", pr.FargateGBHourARM64, "USD per Fargate GB-hour, Linux/arm64"+src)
+	fs.Float64Var(&pr.PublicIPv4Hour, "price-ipv4", pr.PublicIPv4Hour, "USD per public IPv4 address-hour"+src)
+
+	fr := &p.Free
+	fs.Float64Var(&fr.LambdaRequests, "free-lambda-requests", fr.LambdaRequests, "Lambda requests free each month"+src)
+	fs.Float64Var(&fr.LambdaGBSeconds, "free-lambda-gbs", fr.LambdaGBSeconds, "Lambda GB-seconds free each month"+src)
+	fs.Float64Var(&fr.SNSPublishes, "free-sns", fr.SNSPublishes, "SNS publishes free each month"+src)
+	fs.Float64Var(&fr.SQSRequests, "free-sqs", fr.SQSRequests, "SQS requests free each month"+src)
+}
+
+// Description is the cost command's help: what it prices and how.
+var Description = fmt.Sprintf(`Prints the monthly AWS cost of processing --orders orders a month in each design:
+the processor Lambda (arm64 and x86_64: requests, and GB-seconds at --memory x
+--duration per order) against the always-on worker service (Fargate vCPU-hours and
+GB-hours for --tasks tasks of --task-vcpu and --task-memory, and its SQS requests),
+each with the HTTP API requests and SNS publishes in front of it; then the totals
+and the break-even volume. Prices are %s public on-demand prices as of %s;
+override any of them with its flag.
+
+The study's ~$17/month service: the default task (0.5 vCPU, 1 GB, Linux/x86_64,
+730 h) is $18.02; 0.5 vCPU and 2 GB on arm64 is $17.02; the default task over a
+30-day month (--hours 720) is $17.77.`, PriceRegion, PriceDate)

@@ -1,0 +1,171 @@
+package cost
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// WriteJSON writes e as one indented JSON document.
+func WriteJSON(w io.Writer, e *Estimate) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(e); err != nil {
+		return fmt.Errorf("write JSON: %w", err)
+	}
+	return nil
+}
+
+// WriteText writes e for people: each design's line items and total, then
+// the conclusions (free tier, cheapest design, break-even volumes).
+func WriteText(w io.Writer, e *Estimate) error {
+	ew := &errWriter{w: w}
+	p := e.Params
+	freeTier := "on"
+	if !p.FreeTierOn {
+		freeTier = "off"
+	}
+	fmt.Fprintf(ew, "Monthly cost of %s orders/month\n", count(p.Orders))
+	fmt.Fprintf(ew, "Prices: %s (each is a flag); free tier %s; %g hours a month.\n", PriceSource, freeTier, p.Hours)
+	for _, d := range e.Designs {
+		fmt.Fprintf(ew, "\n%s\n", d.Title)
+		rows := [][]string{{"ITEM", "QUANTITY", "", "FREE TIER", "PRICE", "COST"}}
+		for _, it := range d.Items {
+			name := it.Name
+			if it.Common {
+				name += " (common)"
+			}
+			free := "-"
+			if it.Free > 0 {
+				free = count(it.Free)
+			}
+			rows = append(rows, []string{name, count(it.Quantity), it.Unit, free, it.Price, money(it.Cost)})
+		}
+		rows = append(rows, []string{"Total", "", "", "", "", money(d.Total)})
+		writeTable(ew, rows, []bool{false, true, false, true, false, true})
+	}
+
+	fmt.Fprintln(ew)
+	fmt.Fprintln(ew, "Conclusions")
+	arm, x86, svc := e.Design(DesignLambdaARM64), e.Design(DesignLambdaX86), e.Design(DesignService)
+	lambdaLine := func(name string) *LineItem {
+		for i, it := range arm.Items {
+			if it.Name == name {
+				return &arm.Items[i]
+			}
+		}
+		return nil
+	}
+	compute := lambdaLine("Lambda compute")
+	limit := fmt.Sprintf("%d MB x %v", p.MemoryMB, p.Duration)
+	switch {
+	case !p.FreeTierOn:
+		fmt.Fprintf(ew, "  Free tier off: every Lambda request and GB-second is billed (on, it would cover %s orders/month at %s).\n",
+			count(math.Min(p.Free.LambdaRequests, p.Free.LambdaGBSeconds/p.GBSecondsPerOrder())), limit)
+	case e.InsideFreeTier:
+		fmt.Fprintf(ew, "  %s orders/month are inside the Lambda free tier, which covers up to %s orders/month at %s.\n",
+			count(p.Orders), count(e.FreeTierOrders), limit)
+	default:
+		fmt.Fprintf(ew, "  %s orders/month are past the Lambda free tier, which covers up to %s orders/month at %s: %s of %s GB-seconds are billed.\n",
+			count(p.Orders), count(e.FreeTierOrders), limit, count(compute.Quantity-compute.Free), count(compute.Quantity))
+	}
+	fmt.Fprintf(ew, "  Lambda arm64 %s, Lambda x86_64 %s, worker service %s a month: ", money(arm.Total), money(x86.Total), money(svc.Total))
+	switch best := min(arm.Total, x86.Total); {
+	case best < svc.Total:
+		fmt.Fprintf(ew, "Lambda saves %s a month.\n", money(svc.Total-best))
+	case best > svc.Total:
+		fmt.Fprintf(ew, "the worker service saves %s a month.\n", money(best-svc.Total))
+	default:
+		fmt.Fprintln(ew, "they cost the same.")
+	}
+	fmt.Fprintf(ew, "  The worker service itself (Fargate and SQS) costs %s a month at this volume (the study: ~$17).\n", money(svc.Own))
+	for _, be := range e.BreakEven {
+		arch := strings.TrimPrefix(be.Design, "lambda-")
+		switch {
+		case be.Orders == nil:
+			fmt.Fprintf(ew, "  Break-even, Lambda %s: none; it costs less than the worker service at every volume.\n", arch)
+		case *be.Orders == 0:
+			fmt.Fprintf(ew, "  Break-even, Lambda %s: none; the worker service costs less at every volume.\n", arch)
+		default:
+			fmt.Fprintf(ew, "  Break-even, Lambda %s: %s orders/month (%.2f orders/s on average); below it Lambda costs less.\n",
+				arch, count(*be.Orders), *be.OrdersPerSecond)
+		}
+	}
+	for _, n := range e.Notes {
+		fmt.Fprintf(ew, "  Note: %s\n", n)
+	}
+	return ew.err
+}
+
+// writeTable writes rows in columns two spaces apart, indented by two,
+// right-aligning the columns marked in right.
+func writeTable(w io.Writer, rows [][]string, right []bool) {
+	widths := make([]int, len(right))
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], len(c))
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		b.WriteString("  ")
+		for i, c := range r {
+			pad := strings.Repeat(" ", widths[i]-len(c))
+			if right[i] {
+				b.WriteString(pad + c)
+			} else {
+				b.WriteString(c + pad)
+			}
+			if i < len(r)-1 {
+				b.WriteString("  ")
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}
+
+// count formats v with thousands separators, rounded to a whole number, or
+// to one decimal below 100 when it has a fraction.
+func count(v float64) string {
+	if v < 100 && v != math.Trunc(v) {
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	s := strconv.FormatFloat(math.Round(v), 'f', 0, 64)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// money formats USD to the cent, or to a tenth of a cent below a cent.
+func money(v float64) string {
+	if v > 0 && v < 0.005 {
+		return "$" + strconv.FormatFloat(v, 'f', 4, 64)
+	}
+	return "$" + strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+// errWriter keeps the first write error.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+// Write writes p unless an earlier write failed.
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
+}
