@@ -16,6 +16,16 @@ build:
 run: build
 	$(BIN)/flashsale serve $(ARGS)
 
+## lab: run the whole study locally at 100x speed; report in lab-report/ (ARGS="--time-scale 50" to pass flags)
+lab: build
+	$(BIN)/flashsale lab --out lab-report $(ARGS)
+
+## bench: POST /orders/async against a bare handler, same cores; results in bench/RESULTS.md
+bench: build
+	$(BIN)/flashsale bench --out bench/RESULTS.md $(ARGS)
+
+.PHONY: lab bench
+
 ## test: gofmt check, go vet and every test with the race detector
 test: fmt-check vet unit
 

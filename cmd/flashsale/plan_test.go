@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestPlanCommand runs the issue's example and checks the study's figures.
+func TestPlanCommand(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"plan", "--rate", "60", "--burst", "60s", "--payment-delay", "3s", "--workers", "1"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"3,580", "10,740 s", "10,849 s", "181 workers", "0.33 orders/s", "Synchronous path: 20 users"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("plan output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+
+	stdout.Reset()
+	code = run(context.Background(), []string{"plan", "--rate", "51", "--workers", "1,5,20,100", "--json"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("json: exit %d: %s", code, stderr.String())
+	}
+	var got struct {
+		Queue []struct {
+			Workers     int     `json:"workers"`
+			PeakBacklog float64 `json:"peak_backlog"`
+		} `json:"queue"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("json: %v\n%s", err, stdout.String())
+	}
+	wantBacklog := map[int]float64{1: 3040, 5: 2960, 20: 2660, 100: 1060}
+	if len(got.Queue) != 4 {
+		t.Fatalf("queue plans = %+v", got.Queue)
+	}
+	for _, p := range got.Queue {
+		if diff := p.PeakBacklog - wantBacklog[p.Workers]; diff > 1e-6 || diff < -1e-6 {
+			t.Errorf("%d workers: backlog %v, want %v", p.Workers, p.PeakBacklog, wantBacklog[p.Workers])
+		}
+	}
+}
+
+func TestPlanAndLoadUsage(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"plan bad workers", []string{"plan", "--workers", "1,x"}, 2, "not a positive integer"},
+		{"plan zero workers", []string{"plan", "--workers", "0"}, 2, "not a positive integer"},
+		{"plan bad delay", []string{"plan", "--payment-delay", "0s"}, 2, "payment delay"},
+		{"plan help", []string{"plan", "--help"}, 0, "-payment-delay duration"},
+		{"load no model", []string{"load", "--url", "http://127.0.0.1:1"}, 2, "exactly one of --users"},
+		{"load both models", []string{"load", "--users", "1", "--rate", "1"}, 2, "exactly one of --users"},
+		{"load bad scenario", []string{"load", "--users", "1", "--scenario", "batch"}, 2, "scenario"},
+		{"load two depth sources", []string{"load", "--users", "1", "--depth", "--metrics-url", "http://127.0.0.1:1/metrics"}, 2, "one depth source"},
+		{"load help", []string{"load", "--help"}, 0, "-spawn-rate float"},
+		{"lab bad time scale", []string{"lab", "--time-scale", "0.5", "--out", "unused"}, 2, "time scale"},
+		{"lab bad phase", []string{"lab", "--phases", "sync,bogus", "--out", "unused"}, 2, "phase"},
+		{"lab help", []string{"lab", "--help"}, 0, "-time-scale float"},
+		{"bench bad rates", []string{"bench", "--rates", "10,x"}, 2, "--rates"},
+		{"bench help", []string{"bench", "--help"}, 0, "-max-workers int"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, &stdout, &stderr)
+			if code != tt.wantCode || !strings.Contains(stdout.String()+stderr.String(), tt.want) {
+				t.Errorf("exit %d (want %d), output lacks %q:\n%s%s", code, tt.wantCode, tt.want, stdout.String(), stderr.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,89 @@
+package lab
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStudyShortRun is the short lab run of `make test`: the sync normal
+// phase and one worker-scaling phase at 100 times real speed, against the
+// real local server, checked against the model within the report's
+// tolerances (processing rate within 10% of workers / payment delay, peak
+// depth and drain time within 15%, sync failure share within 15 points).
+func TestStudyShortRun(t *testing.T) {
+	s := DefaultStudy(100)
+	s.Phases = []string{PhaseSyncNormal, PhaseWorkers}
+	s.Workers = []int{20}
+	s.WorkerRate = 20 // 2,000 orders/s at this scale: light enough under -race
+	s.DrainTimeout = 10 * time.Minute
+	res, err := RunStudy(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Closed) != 1 || len(res.Workers) != 1 {
+		t.Fatalf("ran %d closed and %d worker phases, want 1 and 1", len(res.Closed), len(res.Workers))
+	}
+	normal := res.Closed[0].Run.Load.Stats
+	// The study's normal sync run: 9 requests in 30 s, none failed.
+	if normal.Requests < 8 || normal.Requests > 10 || normal.Failures != 0 {
+		t.Errorf("sync normal: %d requests, %d failures; want ~9 and 0", normal.Requests, normal.Failures)
+	}
+	w := res.Workers[0]
+	if _, ok := w.ProcessingRate(); !ok {
+		t.Fatalf("no processing rate measured: %+v", w.Run.Depth)
+	}
+	if _, ok := w.DrainTime(); !ok {
+		t.Fatal("the queue did not drain")
+	}
+	checks := res.Checks()
+	if len(checks) != 4 {
+		t.Errorf("%d checks, want 4 (rate, peak, drain, sync failures): %+v", len(checks), checks)
+	}
+	for _, c := range checks {
+		if !c.OK() {
+			t.Errorf("%s: measured %.3f, model %.3f, tolerance %.3f", c.Name, c.Measured, c.Model, c.Tolerance)
+		}
+	}
+
+	dir := t.TempDir()
+	if err := res.WriteReport(dir); err != nil {
+		t.Fatal(err)
+	}
+	report, err := os.ReadFile(filepath.Join(dir, "REPORT.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Sync vs async", "## Worker scaling", "| 20 | measured |", "| | model |", "| | study |", "![depth](depth.png)"} {
+		if !strings.Contains(string(report), want) {
+			t.Errorf("REPORT.md lacks %q", want)
+		}
+	}
+	for _, name := range []string{"depth.png", "latency.png", "workers-20_depth.csv", "sync-normal_stats.csv"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || len(data) == 0 {
+			t.Errorf("%s: %v", name, err)
+		}
+		if strings.HasSuffix(name, ".png") && !strings.HasPrefix(string(data), "\x89PNG") {
+			t.Errorf("%s is not a PNG", name)
+		}
+	}
+}
+
+func TestStudyValidate(t *testing.T) {
+	for _, edit := range []func(*Study){
+		func(s *Study) { s.TimeScale = 0.5 },
+		func(s *Study) { s.Phases = []string{"bogus"} },
+		func(s *Study) { s.AsyncTimeScale = 0.1 },
+		func(s *Study) { s.PaymentDelay = 0 },
+	} {
+		s := DefaultStudy(10)
+		edit(&s)
+		if _, err := RunStudy(context.Background(), s); err == nil {
+			t.Errorf("invalid study %+v ran", s)
+		}
+	}
+}
