@@ -216,7 +216,7 @@ func (r *Results) writeMarkdown(w io.Writer, charts []string) error {
 
 	if len(r.Workers) > 0 {
 		fmt.Fprintf(b, "## Worker scaling\n\n%g orders/s for %v (open model), then the queue drains. The model runs at the measured "+
-			"acceptance rate.\n\n", s.WorkerRate, s.WorkerBurst)
+			"acceptance rate, over the measured arrival window when the load generator fell behind its schedule.\n\n", s.WorkerRate, s.WorkerBurst)
 		fmt.Fprintf(b, "| workers | source | accepted/s | processing rate | peak depth | drained after the burst | cleared from the start |\n|---:|---|---:|---:|---:|---:|---:|\n")
 		for _, wr := range r.Workers {
 			rate, okRate := wr.ProcessingRate()
@@ -227,7 +227,7 @@ func (r *Results) writeMarkdown(w io.Writer, charts []string) error {
 			drain, okDrain := wr.DrainTime()
 			drainText, clearText := "not drained", "-"
 			if okDrain {
-				drainText, clearText = secs(drain), secs(s.WorkerBurst+drain)
+				drainText, clearText = secs(drain), secs(wr.Burst+drain)
 			}
 			fmt.Fprintf(b, "| %d | measured | %.1f | %s | %d | %s | %s |\n", wr.Workers, wr.ArrivalRate, rateText, wr.Peak(), drainText, clearText)
 			p := wr.Plan

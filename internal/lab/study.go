@@ -154,9 +154,13 @@ type WorkerResult struct {
 	Scale   float64
 	// Run is the raw result, in scaled time.
 	Run *PhaseResult
-	// ArrivalRate is the accepted orders per second of real time.
+	// Burst is the real time over which the orders arrived: the planned
+	// burst, or longer when the load generator fell behind its schedule
+	// (a busy host), from the first request sent to the last one accepted.
+	Burst time.Duration
+	// ArrivalRate is the accepted orders per second of real time over Burst.
 	ArrivalRate float64
-	// Plan is the fluid model at ArrivalRate.
+	// Plan is the fluid model at ArrivalRate for Burst.
 	Plan capacity.Plan
 }
 
@@ -338,8 +342,13 @@ func (s Study) runWorkers(ctx context.Context, n int) (*WorkerResult, error) {
 	if accepted < 0 {
 		accepted = float64(st.Requests - st.Failures)
 	}
-	wr := &WorkerResult{Workers: n, Scale: k, Run: run, ArrivalRate: accepted / s.WorkerBurst.Seconds()}
-	if p, perr := capacity.PlanBurst(capacity.Burst{Rate: wr.ArrivalRate, Duration: s.WorkerBurst, PaymentDelay: s.PaymentDelay, Workers: n}); perr == nil {
+	burst := max(s.WorkerBurst, time.Duration(float64(arrivalWindow(run.Load.Samples))*k))
+	wr := &WorkerResult{Workers: n, Scale: k, Run: run, Burst: burst, ArrivalRate: accepted / burst.Seconds()}
+	if burst > s.WorkerBurst+s.WorkerBurst/20 {
+		s.logf("  the load generator fell behind: orders arrived over %s instead of %s (real time); the model uses the longer window",
+			secs(burst), secs(s.WorkerBurst))
+	}
+	if p, perr := capacity.PlanBurst(capacity.Burst{Rate: wr.ArrivalRate, Duration: burst, PaymentDelay: s.PaymentDelay, Workers: n}); perr == nil {
 		wr.Plan = p
 	}
 	if tl := run.Depth; tl != nil {
@@ -348,4 +357,22 @@ func (s Study) runWorkers(ctx context.Context, n int) (*WorkerResult, error) {
 			wr.ArrivalRate, tl.Peak, secs(time.Duration(float64(tl.TimeToDrain())*k)), rate/k)
 	}
 	return wr, err
+}
+
+// arrivalWindow is the time from the first request sent to the end of the
+// last accepted one: when the orders reached the queue.
+func arrivalWindow(samples []loadgen.Sample) time.Duration {
+	first, last := time.Duration(-1), time.Duration(0)
+	for _, sm := range samples {
+		if first < 0 || sm.Start < first {
+			first = sm.Start
+		}
+		if sm.OK() {
+			last = max(last, sm.End())
+		}
+	}
+	if first < 0 {
+		return 0
+	}
+	return max(0, last-first)
 }
