@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -51,6 +52,7 @@ func (r *Results) depthChart(name string) error {
 			return err
 		}
 		p.Legend.Top = true
+		p.Y.Tick.Marker = integerTicks{}
 		plots[i/cols][i%cols] = p
 	}
 	return saveTiles(name, plots, 12, 4*float64(rows))
@@ -82,9 +84,27 @@ func (r *Results) latencyChart(name string) error {
 			return err
 		}
 	}
-	p.Legend.Top = true
+	// Bottom left, moved right into the empty decades between the async
+	// and the sync curves.
 	p.Legend.Left = true
+	p.Legend.XOffs = 2 * vg.Inch
+	p.Legend.YOffs = vg.Inch / 4
 	return saveTiles(name, [][]*plot.Plot{{p}}, 8, 5)
+}
+
+// integerTicks are gonum's default ticks labelled without decimals: queue
+// depths are whole orders.
+type integerTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (integerTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i, t := range ticks {
+		if t.Label != "" {
+			ticks[i].Label = strconv.FormatFloat(t.Value, 'f', 0, 64)
+		}
+	}
+	return ticks
 }
 
 func addLine(p *plot.Plot, label string, xys plotter.XYs, color int, dashed bool) error {

@@ -112,3 +112,22 @@ func TestRunPhaseDrainTimeout(t *testing.T) {
 		t.Error("an invalid load should be an error")
 	}
 }
+
+func TestIntegerTicks(t *testing.T) {
+	for _, r := range [][2]float64{{0, 2660}, {0, 3040}, {0, 1.5}, {100, 105}} {
+		ticks := integerTicks{}.Ticks(r[0], r[1])
+		labelled := 0
+		for _, tk := range ticks {
+			if tk.Label == "" {
+				continue
+			}
+			labelled++
+			if strings.Contains(tk.Label, ".") {
+				t.Errorf("range %v: tick %v labelled %q, want a whole number", r, tk.Value, tk.Label)
+			}
+		}
+		if labelled == 0 {
+			t.Errorf("range %v: no labelled ticks", r)
+		}
+	}
+}
