@@ -16,13 +16,21 @@ import (
 
 // Queue is a bounded in-process queue. It implements queue.Publisher,
 // queue.Consumer and queue.DepthReader, and is safe for concurrent use.
+//
+// Orders wait in a slice that grows with the backlog, not in a buffer of the
+// full capacity: a queue of capacity ten million costs nothing until orders
+// arrive, and the garbage collector scans only what is queued.
 type Queue struct {
 	mu       sync.Mutex
 	capacity int
 	closed   bool
-	ch       chan order.Order // buffered; closed by Close
-	requeued []order.Order    // orders given back after Close
-	seq      atomic.Uint64
+	items    []order.Order // FIFO; items[0] is the next to deliver
+	// ready holds a token when an order may be waiting: Publish and Nack
+	// put one, and a receiver that leaves orders behind passes it on, so
+	// one waiting receiver wakes per order rather than all of them.
+	ready chan struct{}
+	done  chan struct{} // closed by Close
+	seq   atomic.Uint64
 }
 
 // New returns a queue that accepts up to capacity orders from Publish.
@@ -33,15 +41,24 @@ func New(capacity int, restored ...order.Order) (*Queue, error) {
 	if capacity < 1 {
 		return nil, fmt.Errorf("queue capacity %d: must be at least 1", capacity)
 	}
-	q := &Queue{capacity: capacity, ch: make(chan order.Order, capacity+len(restored))}
-	for _, o := range restored {
-		q.ch <- o
+	q := &Queue{capacity: capacity, ready: make(chan struct{}, 1), done: make(chan struct{})}
+	if len(restored) > 0 {
+		q.items = append([]order.Order(nil), restored...)
+		q.signal()
 	}
 	return q, nil
 }
 
 // Capacity is the number of orders Publish accepts before answering ErrFull.
 func (q *Queue) Capacity() int { return q.capacity }
+
+// signal wakes one waiting receiver, or leaves a token for the next one.
+func (q *Queue) signal() {
+	select {
+	case q.ready <- struct{}{}:
+	default: // a token is already there
+	}
+}
 
 // Publish enqueues o, or returns queue.ErrFull when the queue holds its
 // capacity, queue.ErrClosed after Close, or the context's error.
@@ -50,14 +67,17 @@ func (q *Queue) Publish(ctx context.Context, o order.Order) error {
 		return fmt.Errorf("publish %s: %w", o.ID, err)
 	}
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if q.closed {
+		q.mu.Unlock()
 		return fmt.Errorf("publish %s: %w", o.ID, queue.ErrClosed)
 	}
-	if len(q.ch) >= q.capacity {
+	if len(q.items) >= q.capacity {
+		q.mu.Unlock()
 		return fmt.Errorf("publish %s: %w (capacity %d)", o.ID, queue.ErrFull, q.capacity)
 	}
-	q.ch <- o // never blocks: the buffer is at least capacity and we hold mu
+	q.items = append(q.items, o)
+	q.mu.Unlock()
+	q.signal()
 	return nil
 }
 
@@ -67,31 +87,39 @@ func (q *Queue) Receive(ctx context.Context) (*queue.Delivery, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// Orders given back while the buffer was full wait aside; serve them
-	// first so that they are never stranded behind an empty channel.
-	if d, err := q.receiveRequeued(); err == nil {
-		return d, nil
-	}
-	select {
-	case o, ok := <-q.ch:
-		if !ok {
-			return q.receiveRequeued()
+	for {
+		// No context check here: a receiver that took the token must pop
+		// (and so pass the token on), or another would wait for nothing.
+		if o, ok, closed := q.pop(); ok {
+			return q.delivery(o), nil
+		} else if closed {
+			return nil, queue.ErrClosed
 		}
-		return q.delivery(o), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		select {
+		case <-q.ready:
+		case <-q.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 
-func (q *Queue) receiveRequeued() (*queue.Delivery, error) {
+// pop takes the next order. ok is false when there is none; closed then
+// says whether none will come.
+func (q *Queue) pop() (o order.Order, ok, closed bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if len(q.requeued) == 0 {
-		return nil, queue.ErrClosed
+	if len(q.items) == 0 {
+		q.items = nil // let the emptied backing array go
+		return order.Order{}, false, q.closed
 	}
-	o := q.requeued[0]
-	q.requeued = q.requeued[1:]
-	return q.delivery(o), nil
+	o = q.items[0]
+	q.items[0] = order.Order{} // drop the references the array still holds
+	q.items = q.items[1:]
+	if len(q.items) > 0 {
+		q.signal() // pass the token on: another receiver may take the next
+	}
+	return o, true, false
 }
 
 func (q *Queue) delivery(o order.Order) *queue.Delivery {
@@ -103,24 +131,15 @@ func (q *Queue) delivery(o order.Order) *queue.Delivery {
 func (q *Queue) Ack(context.Context, *queue.Delivery) error { return nil }
 
 // Nack puts the order back at the tail of the queue, beyond the capacity if
-// need be: it was accepted once and must not be lost.
+// need be (and after Close too): it was accepted once and must not be lost.
 func (q *Queue) Nack(_ context.Context, d *queue.Delivery) error {
 	if d == nil || d.Err != nil {
 		return nil // nothing that could be paid
 	}
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.closed {
-		q.requeued = append(q.requeued, d.Order)
-		return nil
-	}
-	select {
-	case q.ch <- d.Order:
-	default:
-		// The buffer is full of published orders; keep this one aside and
-		// deliver it after them rather than block or drop it.
-		q.requeued = append(q.requeued, d.Order)
-	}
+	q.items = append(q.items, d.Order)
+	q.mu.Unlock()
+	q.signal()
 	return nil
 }
 
@@ -131,7 +150,7 @@ func (q *Queue) Depth(context.Context) (int, error) { return q.Len(), nil }
 func (q *Queue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.ch) + len(q.requeued)
+	return len(q.items)
 }
 
 // Close stops Publish from accepting orders. Receive keeps returning what is
@@ -141,7 +160,7 @@ func (q *Queue) Close() {
 	defer q.mu.Unlock()
 	if !q.closed {
 		q.closed = true
-		close(q.ch)
+		close(q.done)
 	}
 }
 
@@ -149,13 +168,9 @@ func (q *Queue) Close() {
 // once no worker receives any more, to spill the rest.
 func (q *Queue) Drain() []order.Order {
 	q.Close()
-	var out []order.Order
-	for o := range q.ch {
-		out = append(out, o)
-	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	out = append(out, q.requeued...)
-	q.requeued = nil
+	out := q.items
+	q.items = nil
 	return out
 }

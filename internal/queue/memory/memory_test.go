@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"flashsale/internal/order"
@@ -148,5 +149,77 @@ func TestReadSpillRejectsGarbage(t *testing.T) {
 	}
 	if _, err := memory.ReadSpill(path); err == nil {
 		t.Fatal("garbage spill line accepted")
+	}
+}
+
+// TestNoStrandedOrder: a receiver woken for an order whose context ends at
+// that moment must still take the order (or pass it on), never leave it
+// behind another receiver that keeps waiting.
+func TestNoStrandedOrder(t *testing.T) {
+	for i := range 200 {
+		synctest.Test(t, func(t *testing.T) {
+			q, _ := memory.New(10)
+			defer q.Close() // lets the waiting receivers go, even on failure
+			short, cancel := context.WithCancel(context.Background())
+			got := make(chan string, 2)
+			receive := func(ctx context.Context) {
+				if d, err := q.Receive(ctx); err == nil {
+					got <- d.Order.ID
+				}
+			}
+			go receive(short) // first in line: the order's wake-up goes to it
+			synctest.Wait()
+			go receive(context.Background())
+			synctest.Wait()
+			o := queuetest.NewOrder(t, int64(i+1))
+			if err := q.Publish(context.Background(), o); err != nil {
+				t.Fatal(err)
+			}
+			cancel() // while the first receiver wakes up
+			synctest.Wait()
+			select {
+			case id := <-got:
+				if id != o.ID {
+					t.Fatalf("received %s, want %s", id, o.ID)
+				}
+			default:
+				t.Fatalf("run %d: the order is stranded (depth %d) while a receiver waits", i, q.Len())
+			}
+		})
+	}
+}
+
+// TestBacklogGrowsLazily: a huge capacity costs nothing up front, and the
+// queue keeps FIFO order across growth and Nack.
+func TestBacklogGrowsLazily(t *testing.T) {
+	ctx := context.Background()
+	q, err := memory.New(10_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 3 {
+		o := queuetest.NewOrder(t, int64(i+1))
+		ids = append(ids, o.ID)
+		if err := q.Publish(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := q.Receive(ctx)
+	if err != nil || d.Order.ID != ids[0] {
+		t.Fatalf("first receive = %v, %v; want %s", d, err, ids[0])
+	}
+	if err := q.Nack(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{ids[1], ids[2], ids[0]}
+	for i, id := range want {
+		d, err := q.Receive(ctx)
+		if err != nil || d.Order.ID != id {
+			t.Fatalf("receive %d = %v, %v; want %s", i, d, err, id)
+		}
+	}
+	if n := q.Len(); n != 0 {
+		t.Errorf("Len = %d after receiving everything", n)
 	}
 }
