@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"flashsale/internal/payment"
+	sqsqueue "flashsale/internal/queue/sqs"
 	"flashsale/internal/workerservice"
 )
 
@@ -32,7 +33,8 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			"order is given back, and after the queue's maxReceiveCount SQS moves it to the dead-letter\n"+
 			"queue. On SIGINT/SIGTERM it stops receiving at once, finishes the payments in flight and\n"+
 			"deletes them; every other message is left to SQS. At start it logs one record with\n"+
-			"cold_start and init_ms (process start to first receive), like the processor Lambda.\n"+
+			"cold_start and init_ms (process start to ready, just before the first receive), like the\n"+
+			"processor Lambda. Every SQS delete and visibility change has a deadline (--sqs-call-timeout).\n"+
 			"AWS settings come from the SDK's environment (AWS_REGION, credentials, AWS_ENDPOINT_URL).", stdout)
 	fs.StringVar(&cfg.QueueURL, "queue-url", "", "URL of the SQS queue to drain (required)")
 	fs.IntVar(&cfg.Workers, "workers", 1, "worker goroutines, each paying one order at a time")
@@ -42,6 +44,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed choosing which orders are declined")
 	fs.DurationVar(&cfg.VisibilityTimeout, "visibility-timeout", 0, "visibility timeout asked for each message, extended while it is held (0: the queue's)")
 	fs.DurationVar(&cfg.RetryDelay, "retry-delay", workerservice.DefaultRetryDelay, "how long a message given back stays invisible before SQS delivers it again (negative: until its visibility timeout runs out)")
+	fs.DurationVar(&cfg.CallTimeout, "sqs-call-timeout", sqsqueue.DefaultCallTimeout, "deadline of each SQS delete or visibility change (SDK retries included); keep it well under the visibility timeout. Each settle of a message is bounded by three times as much")
 	fs.DurationVar(&cfg.CloseTimeout, "close-timeout", workerservice.DefaultCloseTimeout, "after the payments in flight finished, how long shutdown may take to give buffered messages back and delete the last ones")
 	fs.StringVar(&cfg.Addr, "addr", workerservice.DefaultAddr, "listen address of /health and /metrics")
 	fs.StringVar(&cfg.Name, "name", workerservice.DefaultName, `service name in the logs (the "function" field of the cold-start records)`)
@@ -68,6 +71,8 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{fmt.Errorf("--decline-rate %v: must be between 0 and 1", cfg.DeclineRate)}
 	case cfg.VisibilityTimeout < 0:
 		return usageError{fmt.Errorf("--visibility-timeout %v: must not be negative", cfg.VisibilityTimeout)}
+	case cfg.CallTimeout <= 0:
+		return usageError{fmt.Errorf("--sqs-call-timeout %v: must be positive", cfg.CallTimeout)}
 	}
 	awsCfg, err := loadAWSConfig(ctx, endpoint)
 	if err != nil {

@@ -35,6 +35,9 @@ func (nopObserver) SetWorkers(int) {}
 func (nopObserver) Duplicate()     {}
 func (nopObserver) Poison()        {}
 
+// DefaultSettleTimeout is the default bound of one Ack or Nack.
+const DefaultSettleTimeout = 30 * time.Second
+
 // Config configures a Pool.
 type Config struct {
 	// Consumer is the queue to drain; required.
@@ -54,6 +57,12 @@ type Config struct {
 	RetryDeclined bool
 	// ErrorBackoff is the pause after a failed Receive; 1 s when zero.
 	ErrorBackoff time.Duration
+	// SettleTimeout bounds each Ack or Nack, which the end of the pool's
+	// context does not cancel; DefaultSettleTimeout when zero. A settle
+	// that times out leaves the message to the queue: it comes back after
+	// its visibility timeout (and a paid order is then recognised by the
+	// ledger in this process).
+	SettleTimeout time.Duration
 	// Observer is told of duplicates and poison messages; optional.
 	Observer Observer
 	// Logger logs each failure; slog.Default() when nil.
@@ -85,6 +94,9 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.ErrorBackoff <= 0 {
 		cfg.ErrorBackoff = time.Second
 	}
+	if cfg.SettleTimeout <= 0 {
+		cfg.SettleTimeout = DefaultSettleTimeout
+	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
@@ -97,7 +109,8 @@ func New(cfg Config) (*Pool, error) {
 // Run starts the workers and blocks until they have all stopped. Workers
 // stop receiving when ctx ends or when the queue is closed and empty; a
 // payment already started always finishes and is settled, whatever ctx
-// does. Run returns nil after a closed queue was drained, or ctx's error.
+// does (each settle is bounded by Config.SettleTimeout). Run returns nil
+// after a closed queue was drained, or ctx's error.
 func (p *Pool) Run(ctx context.Context) error {
 	p.cfg.Observer.SetWorkers(p.cfg.Workers)
 	defer p.cfg.Observer.SetWorkers(0)
@@ -112,7 +125,7 @@ func (p *Pool) Run(ctx context.Context) error {
 func (p *Pool) work(ctx context.Context, id int) {
 	log := p.cfg.Logger.With("worker", id)
 	// Settling and paying outlive ctx: an in-flight payment is finished,
-	// never abandoned half-way.
+	// never abandoned half-way. Settling has its own deadline (see settle).
 	settleCtx := context.WithoutCancel(ctx)
 	for {
 		d, err := p.cfg.Consumer.Receive(ctx)
@@ -169,7 +182,12 @@ func (p *Pool) process(ctx context.Context, log *slog.Logger, d *queue.Delivery)
 	}
 }
 
+// settle acknowledges (ack) or gives back d, within Config.SettleTimeout:
+// ctx does not end when the pool stops, and one hung call must not hang
+// the shutdown.
 func (p *Pool) settle(ctx context.Context, log *slog.Logger, d *queue.Delivery, ack bool) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.SettleTimeout)
+	defer cancel()
 	var err error
 	if ack {
 		err = p.cfg.Consumer.Ack(ctx, d)

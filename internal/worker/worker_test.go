@@ -173,6 +173,27 @@ type fakeConsumer struct {
 	errs       []error // returned by Receive before the deliveries
 	acked      []string
 	nacked     []string
+	// hang, when not nil, makes Ack and Nack block until their context
+	// ends or hang is closed.
+	hang chan struct{}
+	// settleErrs are the errors of the settle contexts when Ack or Nack
+	// was called.
+	settleErrs []error
+}
+
+func (f *fakeConsumer) settle(ctx context.Context) error {
+	f.mu.Lock()
+	f.settleErrs = append(f.settleErrs, ctx.Err())
+	f.mu.Unlock()
+	if f.hang == nil {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-f.hang:
+		return errors.New("fake: unblocked by the test")
+	}
 }
 
 func (f *fakeConsumer) Receive(ctx context.Context) (*queue.Delivery, error) {
@@ -191,18 +212,18 @@ func (f *fakeConsumer) Receive(ctx context.Context) (*queue.Delivery, error) {
 	return d, nil
 }
 
-func (f *fakeConsumer) Ack(_ context.Context, d *queue.Delivery) error {
+func (f *fakeConsumer) Ack(ctx context.Context, d *queue.Delivery) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.acked = append(f.acked, d.ID)
-	return nil
+	f.mu.Unlock()
+	return f.settle(ctx)
 }
 
-func (f *fakeConsumer) Nack(_ context.Context, d *queue.Delivery) error {
+func (f *fakeConsumer) Nack(ctx context.Context, d *queue.Delivery) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.nacked = append(f.nacked, d.ID)
-	return nil
+	f.mu.Unlock()
+	return f.settle(ctx)
 }
 
 func TestSettlement(t *testing.T) {
@@ -294,6 +315,63 @@ func TestCancelFinishesInFlight(t *testing.T) {
 		}
 		if obs.workers.Load() != 0 {
 			t.Errorf("workers gauge = %d after stop, want 0", obs.workers.Load())
+		}
+	})
+}
+
+// TestSettleTimeout: an Ack or Nack that never returns is given up after
+// the settle timeout, so that the pool (and the shutdown) goes on; the
+// message is left to the queue.
+func TestSettleTimeout(t *testing.T) {
+	good := queuetest.NewOrder(t, 1)
+	tests := []struct {
+		name     string
+		delivery *queue.Delivery
+		timeout  time.Duration
+		want     time.Duration // Run's duration
+	}{
+		{"ack, default timeout", &queue.Delivery{ID: "m", Order: good}, 0, time.Second + worker.DefaultSettleTimeout},
+		{"ack", &queue.Delivery{ID: "m", Order: good}, 5 * time.Second, 6 * time.Second},
+		{"nack", &queue.Delivery{ID: "m", Err: errors.New("not an order")}, 5 * time.Second, 5 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fc := &fakeConsumer{deliveries: []*queue.Delivery{tt.delivery}, hang: make(chan struct{})}
+				pool, _ := worker.New(worker.Config{Consumer: fc, Payer: processor(t, time.Second, 0), Workers: 1,
+					SettleTimeout: tt.timeout, Logger: quiet})
+				start := time.Now()
+				done := make(chan error, 1)
+				go func() { done <- pool.Run(context.Background()) }()
+				select {
+				case <-done:
+				case <-time.After(time.Hour):
+					close(fc.hang)
+					<-done
+					t.Fatal("the pool waited an hour for a hung settle")
+				}
+				if got := time.Since(start); got != tt.want {
+					t.Errorf("run took %v, want %v", got, tt.want)
+				}
+				if n := len(fc.acked) + len(fc.nacked); n != 1 {
+					t.Errorf("settled %d times, want 1", n)
+				}
+			})
+		})
+	}
+}
+
+// TestStopDoesNotCancelSettle: a payment in flight when the pool's context
+// ends is settled with a live context.
+func TestStopDoesNotCancelSettle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fc := &fakeConsumer{deliveries: []*queue.Delivery{{ID: "m", Order: queuetest.NewOrder(t, 1)}}}
+		pool, _ := worker.New(worker.Config{Consumer: fc, Payer: processor(t, 3*time.Second, 0), Workers: 1, Logger: quiet})
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(time.Second, cancel)
+		_ = pool.Run(ctx)
+		if len(fc.acked) != 1 || len(fc.settleErrs) != 1 || fc.settleErrs[0] != nil {
+			t.Errorf("acked %v with context errors %v, want one ack with a live context", fc.acked, fc.settleErrs)
 		}
 	})
 }

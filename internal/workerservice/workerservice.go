@@ -53,6 +53,10 @@ type Config struct {
 	// RetryDelay is how long a message given back (declined payment,
 	// poison) stays invisible; see sqs.Config.RetryDelay.
 	RetryDelay time.Duration
+	// CallTimeout is the deadline of each SQS delete or visibility change
+	// (see sqs.Config.CallTimeout); sqs.DefaultCallTimeout when zero. Each
+	// Ack or Nack of the pool is bounded by three times as much.
+	CallTimeout time.Duration
 	// CloseTimeout bounds the end of shutdown, after the payments in flight
 	// finished: giving buffered messages back and the last deletes;
 	// DefaultCloseTimeout when zero.
@@ -65,7 +69,9 @@ type Config struct {
 	// Name is the service's name in its logs (the "function" field the
 	// cold-start analysis groups by); DefaultName when empty.
 	Name string
-	// ProcessStart is when the process started, the origin of init_ms;
+	// ProcessStart is when the process started, the origin of init_ms
+	// (process start to ready: the queue checked, the listener up, the pool
+	// about to make its first receive);
 	// serverless.ProcessStart() when zero.
 	ProcessStart time.Time
 	// Logger; slog.Default() when nil.
@@ -95,9 +101,14 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, errors.New("workerservice: a queue URL is required")
 	case cfg.Workers < 1:
 		return nil, fmt.Errorf("workerservice: %d workers: need at least 1", cfg.Workers)
+	case cfg.CallTimeout < 0:
+		return nil, fmt.Errorf("workerservice: call timeout %v: must not be negative", cfg.CallTimeout)
 	}
 	if cfg.Buffer == 0 {
 		cfg.Buffer = min(cfg.Workers, sqs.MaxBatch)
+	}
+	if cfg.CallTimeout == 0 {
+		cfg.CallTimeout = sqs.DefaultCallTimeout
 	}
 	if cfg.CloseTimeout <= 0 {
 		cfg.CloseTimeout = DefaultCloseTimeout
@@ -126,6 +137,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		Buffer:            cfg.Buffer,
 		VisibilityTimeout: cfg.VisibilityTimeout,
 		RetryDelay:        cfg.RetryDelay,
+		CallTimeout:       cfg.CallTimeout,
 		Observer:          s.tally,
 		Logger:            log,
 	})
@@ -142,6 +154,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		// Declined payments go back to SQS, which retries them and then
 		// keeps them in the dead-letter queue.
 		RetryDeclined: true,
+		// A delete may take its call and two retries.
+		SettleTimeout: 3 * cfg.CallTimeout,
 		Observer:      s.metrics,
 		Logger:        log,
 	})
@@ -211,7 +225,9 @@ func (s *Service) Run(ctx context.Context) error {
 	defer stopReceiving()
 
 	// The startup record, in the processor Lambda's field names, so that
-	// the cold-start analysis sets the two side by side.
+	// the cold-start analysis sets the two side by side. init_ms runs to
+	// ready: the queue checked and the listener up, just before the pool
+	// makes its first receive.
 	initDur := time.Since(s.cfg.ProcessStart)
 	attrs := append([]any{"addr", "http://" + s.Addr(), "queue_url", s.cfg.QueueURL, "workers", s.cfg.Workers,
 		"buffer", s.cfg.Buffer, "visibility_timeout", s.consumer.VisibilityTimeout().String()},
@@ -244,7 +260,8 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.log.Info("worker service stopped",
 		"paid", s.tally.completed.Load(), "declined", s.tally.declined.Load(), "interrupted", s.tally.interrupted.Load(),
-		"received", s.tally.received.Load(), "deleted", s.tally.deleted.Load(), "delete_failed", s.tally.deleteFailed.Load())
+		"received", s.tally.received.Load(), "deleted", s.tally.deleted.Load(), "delete_failed", s.tally.deleteFailed.Load(),
+		"stale", s.tally.stale.Load())
 	return err
 }
 
@@ -256,7 +273,10 @@ type tally struct {
 
 	completed, declined, interrupted atomic.Int64
 	received, deleted, deleteFailed  atomic.Int64
+	stale                            atomic.Int64
 }
+
+var _ sqs.StaleObserver = (*tally)(nil)
 
 func (t *tally) PaymentStarted() { t.payments.PaymentStarted() }
 
@@ -288,3 +308,7 @@ func (t *tally) Deleted(ok, failed int) {
 func (t *tally) VisibilityChanged(op string, ok, failed int) { t.sqs.VisibilityChanged(op, ok, failed) }
 
 func (t *tally) Held(n int) { t.sqs.Held(n) }
+
+// Stale counts the buffered messages dropped as no longer ours; the
+// metrics have no counter for them yet, the final log record has.
+func (t *tally) Stale() { t.stale.Add(1) }

@@ -20,6 +20,8 @@ import (
 // on the clock of a synctest bubble, so tests wait minutes in microseconds.
 type fakeSQS struct {
 	latency time.Duration // of each batch call, so that batches can form
+	// deleteDelay is added to the latency of each DeleteMessageBatch.
+	deleteDelay time.Duration
 
 	mu         sync.Mutex
 	vt         int
@@ -31,7 +33,16 @@ type fakeSQS struct {
 	deletes    [][]string // receipt handles per DeleteMessageBatch
 	changes    []change
 	failDelete map[string]bool // message IDs whose delete entry fails
-	attrErr    error
+	// transientDelete is, per message ID, the number of its next delete
+	// entries that fail on SQS's side (SenderFault false).
+	transientDelete map[string]int
+	// failChange is, per receipt handle, how its next visibility changes
+	// fail.
+	failChange map[string]*fakeFail
+	// hangChange and hangDelete are the numbers of next calls that hang
+	// until their context ends.
+	hangChange, hangDelete int
+	attrErr                error
 	// failReceives is the number of next ReceiveMessage calls that fail.
 	failReceives int
 }
@@ -48,6 +59,12 @@ type fakeMsg struct {
 	expired int
 }
 
+// fakeFail makes the next n entries of a receipt handle fail.
+type fakeFail struct {
+	n           int
+	senderFault bool
+}
+
 type change struct {
 	id      string
 	seconds int32
@@ -56,7 +73,7 @@ type change struct {
 }
 
 func newFake(vt int) *fakeSQS {
-	return &fakeSQS{vt: vt, failDelete: map[string]bool{}}
+	return &fakeSQS{vt: vt, failDelete: map[string]bool{}, transientDelete: map[string]int{}, failChange: map[string]*fakeFail{}}
 }
 
 func (f *fakeSQS) send(body string) string {
@@ -183,8 +200,26 @@ func (f *fakeSQS) byReceipt(r string) *fakeMsg {
 	return nil
 }
 
-func (f *fakeSQS) DeleteMessageBatch(_ context.Context, in *awssqs.DeleteMessageBatchInput, _ ...func(*awssqs.Options)) (*awssqs.DeleteMessageBatchOutput, error) {
-	time.Sleep(f.latency)
+// hang blocks until ctx ends when *n calls are still to hang.
+func (f *fakeSQS) hang(ctx context.Context, n *int) error {
+	f.mu.Lock()
+	hang := *n > 0
+	if hang {
+		*n--
+	}
+	f.mu.Unlock()
+	if !hang {
+		return nil
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (f *fakeSQS) DeleteMessageBatch(ctx context.Context, in *awssqs.DeleteMessageBatchInput, _ ...func(*awssqs.Options)) (*awssqs.DeleteMessageBatchOutput, error) {
+	if err := f.hang(ctx, &f.hangDelete); err != nil {
+		return nil, err
+	}
+	time.Sleep(f.latency + f.deleteDelay)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := &awssqs.DeleteMessageBatchOutput{}
@@ -192,6 +227,11 @@ func (f *fakeSQS) DeleteMessageBatch(_ context.Context, in *awssqs.DeleteMessage
 	for _, e := range in.Entries {
 		handles = append(handles, aws.ToString(e.ReceiptHandle))
 		m := f.byReceipt(aws.ToString(e.ReceiptHandle))
+		if m != nil && f.transientDelete[m.id] > 0 {
+			f.transientDelete[m.id]--
+			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("InternalError"), Message: aws.String("fake"), SenderFault: false})
+			continue
+		}
 		if m == nil || f.failDelete[m.id] {
 			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String("ReceiptHandleIsInvalid"), Message: aws.String("fake failure"), SenderFault: true})
 			continue
@@ -203,13 +243,25 @@ func (f *fakeSQS) DeleteMessageBatch(_ context.Context, in *awssqs.DeleteMessage
 	return out, nil
 }
 
-func (f *fakeSQS) ChangeMessageVisibilityBatch(_ context.Context, in *awssqs.ChangeMessageVisibilityBatchInput, _ ...func(*awssqs.Options)) (*awssqs.ChangeMessageVisibilityBatchOutput, error) {
+func (f *fakeSQS) ChangeMessageVisibilityBatch(ctx context.Context, in *awssqs.ChangeMessageVisibilityBatchInput, _ ...func(*awssqs.Options)) (*awssqs.ChangeMessageVisibilityBatchOutput, error) {
+	if err := f.hang(ctx, &f.hangChange); err != nil {
+		return nil, err
+	}
 	time.Sleep(f.latency)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
 	out := &awssqs.ChangeMessageVisibilityBatchOutput{}
 	for _, e := range in.Entries {
+		if ff := f.failChange[aws.ToString(e.ReceiptHandle)]; ff != nil && ff.n > 0 {
+			ff.n--
+			code := "InternalError"
+			if ff.senderFault {
+				code = "ReceiptHandleIsInvalid"
+			}
+			out.Failed = append(out.Failed, types.BatchResultErrorEntry{Id: e.Id, Code: aws.String(code), Message: aws.String("fake"), SenderFault: ff.senderFault})
+			continue
+		}
 		m := f.byReceipt(aws.ToString(e.ReceiptHandle))
 		if m == nil || !m.visibleAt.After(now) {
 			// SQS refuses to change a message that is no longer in flight.
@@ -233,6 +285,7 @@ type counts struct {
 	deleted, deleteFailed   int
 	changed, changeFailed   map[string]int
 	held                    int
+	stale                   int
 }
 
 // counters is an Observer that counts.
@@ -260,6 +313,7 @@ func (c *counters) VisibilityChanged(op string, ok, failed int) {
 	c.mu.Unlock()
 }
 func (c *counters) Held(n int) { c.mu.Lock(); c.c.held = n; c.mu.Unlock() }
+func (c *counters) Stale()     { c.mu.Lock(); c.c.stale++; c.mu.Unlock() }
 
 func (c *counters) snapshot() counts {
 	c.mu.Lock()

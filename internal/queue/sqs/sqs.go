@@ -14,6 +14,14 @@
 // finish returns to the queue when its visibility timeout expires, whatever
 // happens to the process.
 //
+// Every call to SQS has a deadline (Config.CallTimeout), so that one hung
+// call can neither stop the extensions of every other message nor hang a
+// shutdown. An acknowledged message stays extended until its delete
+// returns; delete entries that fail on SQS's side (SenderFault false) are
+// retried twice. A buffered message that may no longer be ours (its
+// visibility ran out, or SQS refused to extend it) is never handed to a
+// worker: it stays in SQS, which delivers it again.
+//
 // Bodies are read both as raw-delivery bodies (the order JSON) and as SNS
 // notification envelopes (Type "Notification", the order in Message); a body
 // that is neither is delivered as poison (queue.Delivery.Err).
@@ -86,6 +94,15 @@ type Observer interface {
 	Held(n int)
 }
 
+// StaleObserver is an optional interface of an Observer. Stale is called
+// for each buffered message dropped instead of being handed to a worker,
+// because it may no longer be ours: its visibility ran out, or SQS refused
+// to extend it. The message is not deleted; SQS delivers it again (to this
+// process or another).
+type StaleObserver interface {
+	Stale()
+}
+
 type nopObserver struct{}
 
 func (nopObserver) Received(int)                       {}
@@ -97,6 +114,19 @@ func (nopObserver) Held(int)                           {}
 // DefaultBuffer is the default number of messages received ahead of the
 // workers.
 const DefaultBuffer = MaxBatch
+
+// DefaultCallTimeout is the default deadline of each SQS batch call.
+const DefaultCallTimeout = 10 * time.Second
+
+// receiveLatency is how long before a ReceiveMessage answer arrives SQS
+// may have picked its messages: a generous round trip.
+const receiveLatency = 500 * time.Millisecond
+
+// Delete retries of entries that failed on SQS's side (SenderFault false).
+const (
+	deleteRetries = 2
+	deleteBackoff = 100 * time.Millisecond // doubled at each retry
+)
 
 // Config configures a Consumer.
 type Config struct {
@@ -120,6 +150,14 @@ type Config struct {
 	// WaitTime is the long-poll wait of each ReceiveMessage; MaxWait when
 	// zero.
 	WaitTime time.Duration
+	// CallTimeout is the deadline of each DeleteMessageBatch and
+	// ChangeMessageVisibilityBatch call (the SDK's own retries included);
+	// DefaultCallTimeout when zero. A ReceiveMessage may take WaitTime
+	// longer. A call that times out fails like any other: an extension is
+	// tried again at the next check, a release or a delete leaves the
+	// message to SQS. Keep it well under the visibility timeout: while an
+	// extension call hangs, no other message is extended.
+	CallTimeout time.Duration
 	// Observer is told of receives, deletes and visibility changes;
 	// optional.
 	Observer Observer
@@ -217,12 +255,17 @@ func New(ctx context.Context, client API, cfg Config) (*Consumer, error) {
 		return nil, fmt.Errorf("sqs: retry delay %v: SQS allows at most 12h", cfg.RetryDelay)
 	case cfg.WaitTime < 0 || cfg.WaitTime > MaxWait:
 		return nil, fmt.Errorf("sqs: wait time %v: must be between 0 and %v", cfg.WaitTime, MaxWait)
+	case cfg.CallTimeout < 0:
+		return nil, fmt.Errorf("sqs: call timeout %v: must not be negative", cfg.CallTimeout)
 	}
 	if cfg.Buffer == 0 {
 		cfg.Buffer = DefaultBuffer
 	}
 	if cfg.WaitTime == 0 {
 		cfg.WaitTime = MaxWait
+	}
+	if cfg.CallTimeout == 0 {
+		cfg.CallTimeout = DefaultCallTimeout
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
@@ -321,21 +364,48 @@ func (c *Consumer) Receive(ctx context.Context) (*queue.Delivery, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	select {
-	case d := <-c.ready:
-		c.mu.Lock()
-		d.Handle.(*entry).state = stateDelivered
-		c.mu.Unlock()
+	for {
 		select {
-		case c.taken <- struct{}{}:
-		default:
+		case d := <-c.ready:
+			select {
+			case c.taken <- struct{}{}:
+			default:
+			}
+			if c.deliver(d) {
+				return d, nil
+			}
+		case <-c.stopped:
+			return nil, queue.ErrClosed
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
-		return d, nil
-	case <-c.stopped:
-		return nil, queue.ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
+}
+
+// deliver marks a buffered message as handed to a worker and reports true,
+// or, when it may no longer be ours (SQS refused to extend it, or its
+// visibility ran out: SQS may already have given it to another consumer),
+// forgets it without deleting it and reports false.
+func (c *Consumer) deliver(d *queue.Delivery) bool {
+	e := d.Handle.(*entry)
+	now := time.Now()
+	c.mu.Lock()
+	stale := e.lost || !now.Before(e.deadline)
+	if !stale {
+		e.state = stateDelivered
+	}
+	lost, deadline := e.lost, e.deadline
+	c.mu.Unlock()
+	if !stale {
+		return true
+	}
+	c.finish(e)
+	if so, ok := c.obs.(StaleObserver); ok {
+		so.Stale()
+	}
+	c.log.Warn("buffered message no longer ours: not paid, left to SQS, which delivers it again",
+		"message_id", e.id, "lost", lost, "expired_for", now.Sub(deadline))
+	return false
 }
 
 // receive is the background receiver: it long-polls while the buffer has
@@ -358,13 +428,15 @@ func (c *Consumer) receive() {
 			}
 		}
 		sent := time.Now()
-		out, err := c.client.ReceiveMessage(c.recvCtx, &awssqs.ReceiveMessageInput{
+		ctx, cancel := context.WithTimeout(c.recvCtx, time.Duration(c.wait)*time.Second+c.cfg.CallTimeout)
+		out, err := c.client.ReceiveMessage(ctx, &awssqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(c.cfg.QueueURL),
 			MaxNumberOfMessages:         int32(room),
 			WaitTimeSeconds:             c.wait,
 			VisibilityTimeout:           seconds(c.vt),
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
 		})
+		cancel()
 		if err != nil {
 			if c.recvCtx.Err() != nil {
 				return
@@ -381,18 +453,27 @@ func (c *Consumer) receive() {
 		}
 		backoff = minBackoff
 		c.obs.Received(len(out.Messages))
+		// SQS starts a message's visibility timeout when it picks it, which
+		// a long poll does just before it answers, however long it waited
+		// before: not before the call was sent, nor (as far as we can
+		// tell) more than receiveLatency before the answer arrived.
+		picked := time.Now().Add(-receiveLatency)
+		if picked.Before(sent) {
+			picked = sent
+		}
 		for _, m := range out.Messages {
-			c.ready <- c.track(m, sent)
+			c.ready <- c.track(m, picked)
 		}
 	}
 }
 
-// track starts holding a received message and decodes it.
-func (c *Consumer) track(m types.Message, sent time.Time) *queue.Delivery {
+// track starts holding a received message, picked by SQS at the given
+// time, and decodes it.
+func (c *Consumer) track(m types.Message, picked time.Time) *queue.Delivery {
 	e := &entry{
 		id:       aws.ToString(m.MessageId),
 		receipt:  aws.ToString(m.ReceiptHandle),
-		deadline: sent.Add(c.vt),
+		deadline: picked.Add(c.vt),
 		state:    stateBuffered,
 	}
 	c.mu.Lock()
@@ -412,11 +493,12 @@ func (c *Consumer) track(m types.Message, sent time.Time) *queue.Delivery {
 }
 
 // Ack deletes the message from the queue, batched with the other Acks of
-// the moment. It returns once SQS answered: a nil error means the message
-// is deleted; after an error the message comes back when its visibility
+// the moment. The message stays extended until the delete returns. Ack
+// returns once SQS answered or ctx ended: a nil error means the message is
+// deleted; after an error the message comes back when its visibility
 // timeout expires (and is then recognised as paid by the worker's ledger).
 func (c *Consumer) Ack(ctx context.Context, d *queue.Delivery) error {
-	e, err := c.settle(d)
+	e, err := c.settle(d, true)
 	if err != nil {
 		return err
 	}
@@ -429,7 +511,7 @@ func (c *Consumer) Ack(ctx context.Context, d *queue.Delivery) error {
 // runs out). SQS counts each receive; past the queue's maxReceiveCount it
 // moves the message to the dead-letter queue.
 func (c *Consumer) Nack(ctx context.Context, d *queue.Delivery) error {
-	e, err := c.settle(d)
+	e, err := c.settle(d, false)
 	if err != nil {
 		return err
 	}
@@ -457,8 +539,12 @@ func (c *Consumer) call(ctx context.Context, to chan<- *request, r *request, wha
 	}
 }
 
-// settle takes a delivered message out of the extended set.
-func (c *Consumer) settle(d *queue.Delivery) (*entry, error) {
+// settle marks a delivered message as being settled. A message given back
+// (ack false) leaves the extended set at once, so that no extension lands
+// after its release; an acknowledged one stays in it until finish, so that
+// a slow delete cannot outlast its visibility (an extension that lands
+// after the delete fails and is ignored).
+func (c *Consumer) settle(d *queue.Delivery, ack bool) (*entry, error) {
 	if d == nil {
 		return nil, errors.New("sqs: settle a nil delivery")
 	}
@@ -472,7 +558,9 @@ func (c *Consumer) settle(d *queue.Delivery) (*entry, error) {
 		return nil, fmt.Errorf("sqs: message %s settled twice", e.id)
 	}
 	e.state = stateSettling
-	delete(c.held, e)
+	if !ack {
+		delete(c.held, e)
+	}
 	return e, nil
 }
 
@@ -492,7 +580,9 @@ func (c *Consumer) finish(e *entry) {
 
 // keep is the only goroutine that changes visibilities: extensions of held
 // messages and releases. Serialising them guarantees that an extension
-// never lands after the release of the same message.
+// never lands after the release of the same message. Each call has a
+// deadline (Config.CallTimeout), so that a hung one holds up the others for
+// that long at most.
 func (c *Consumer) keep() {
 	defer c.bg.Done()
 	tick := time.NewTicker(c.checkEvery)
@@ -532,10 +622,16 @@ func (c *Consumer) release(batch []*request) {
 			Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(r.e.receipt), VisibilityTimeout: r.seconds,
 		}
 	}
-	out, err := c.client.ChangeMessageVisibilityBatch(c.bgCtx, &awssqs.ChangeMessageVisibilityBatchInput{
+	ctx, cancel := context.WithTimeout(c.bgCtx, c.cfg.CallTimeout)
+	out, err := c.client.ChangeMessageVisibilityBatch(ctx, &awssqs.ChangeMessageVisibilityBatchInput{
 		QueueUrl: aws.String(c.cfg.QueueURL), Entries: entries,
 	})
-	errs := batchErrors(len(batch), err, changeFailures(out))
+	cancel()
+	var failures []types.BatchResultErrorEntry
+	if out != nil {
+		failures = out.Failed
+	}
+	errs := batchErrors(len(batch), err, failures)
 	failed := 0
 	for i, r := range batch {
 		if errs[i] != nil {
@@ -577,10 +673,16 @@ func (c *Consumer) extendDue() {
 			}
 		}
 		sent := time.Now()
-		out, err := c.client.ChangeMessageVisibilityBatch(c.bgCtx, &awssqs.ChangeMessageVisibilityBatchInput{
+		ctx, cancel := context.WithTimeout(c.bgCtx, c.cfg.CallTimeout)
+		out, err := c.client.ChangeMessageVisibilityBatch(ctx, &awssqs.ChangeMessageVisibilityBatchInput{
 			QueueUrl: aws.String(c.cfg.QueueURL), Entries: entries,
 		})
-		errs := batchErrors(len(chunk), err, changeFailures(out))
+		cancel()
+		var failures []types.BatchResultErrorEntry
+		if out != nil {
+			failures = out.Failed
+		}
+		errs := batchErrors(len(chunk), err, failures)
 		failed := 0
 		c.mu.Lock()
 		for i, d := range chunk {
@@ -592,10 +694,14 @@ func (c *Consumer) extendDue() {
 				continue // settled meanwhile: nothing left to extend
 			}
 			failed++
-			if err == nil {
-				// SQS refused this receipt handle: the message is no longer
-				// ours to extend. It may be delivered again; the ledger
-				// recognises it if it gets paid here meanwhile.
+			if senderFault(errs[i]) {
+				// SQS refused this receipt handle (ReceiptHandleIsInvalid,
+				// MessageNotInflight...): the message is no longer ours to
+				// extend. It may be delivered again; the ledger recognises
+				// it if it gets paid here meanwhile, and a buffered one is
+				// not handed to a worker. Any other failure (the call's, or
+				// an entry's on SQS's side) is tried again at the next
+				// check.
 				d.e.lost = true
 			}
 			c.log.Warn("extending the visibility of a held message failed",
@@ -619,22 +725,44 @@ func (c *Consumer) deleteLoop() {
 	}
 }
 
+// delete deletes a batch of acknowledged messages and answers each request.
+// Entries that failed on SQS's side (SenderFault false) are tried again, up
+// to deleteRetries times with a short backoff; a failed call is not, the
+// SDK having retried it already within its deadline.
 func (c *Consumer) delete(batch []*request) {
-	entries := make([]types.DeleteMessageBatchRequestEntry, len(batch))
-	for i, r := range batch {
-		entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(r.e.receipt)}
+	errs := make([]error, len(batch))
+	pending := batch
+	index := make([]int, len(batch)) // pending[j] is batch[index[j]]
+	for i := range index {
+		index[i] = i
 	}
-	out, err := c.client.DeleteMessageBatch(c.bgCtx, &awssqs.DeleteMessageBatchInput{
-		QueueUrl: aws.String(c.cfg.QueueURL), Entries: entries,
-	})
-	var fails map[string]error
-	if out != nil {
-		fails = make(map[string]error, len(out.Failed))
-		for _, f := range out.Failed {
-			fails[aws.ToString(f.Id)] = fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+	backoff := deleteBackoff
+	for attempt := 0; ; attempt++ {
+		res := c.deleteOnce(pending)
+		var retry []*request
+		var retryIndex []int
+		for j, err := range res {
+			errs[index[j]] = err
+			var ee *entryError
+			if errors.As(err, &ee) && !ee.senderFault {
+				retry = append(retry, pending[j])
+				retryIndex = append(retryIndex, index[j])
+			}
 		}
+		if len(retry) == 0 || attempt == deleteRetries {
+			break
+		}
+		c.log.Info("deleting messages failed on SQS's side; retrying", "messages", len(retry), "retry_in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-c.bgCtx.Done():
+		}
+		if c.bgCtx.Err() != nil {
+			break
+		}
+		backoff *= 2
+		pending, index = retry, retryIndex
 	}
-	errs := batchErrors(len(batch), err, fails)
 	failed := 0
 	for i, r := range batch {
 		if errs[i] != nil {
@@ -648,28 +776,62 @@ func (c *Consumer) delete(batch []*request) {
 	c.obs.Deleted(len(batch)-failed, failed)
 }
 
-func changeFailures(out *awssqs.ChangeMessageVisibilityBatchOutput) map[string]error {
-	if out == nil {
-		return nil
+// deleteOnce makes one DeleteMessageBatch call and returns each entry's
+// error.
+func (c *Consumer) deleteOnce(batch []*request) []error {
+	entries := make([]types.DeleteMessageBatchRequestEntry, len(batch))
+	for i, r := range batch {
+		entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(r.e.receipt)}
 	}
-	fails := make(map[string]error, len(out.Failed))
-	for _, f := range out.Failed {
-		fails[aws.ToString(f.Id)] = fmt.Errorf("%s: %s", aws.ToString(f.Code), aws.ToString(f.Message))
+	ctx, cancel := context.WithTimeout(c.bgCtx, c.cfg.CallTimeout)
+	defer cancel()
+	out, err := c.client.DeleteMessageBatch(ctx, &awssqs.DeleteMessageBatchInput{
+		QueueUrl: aws.String(c.cfg.QueueURL), Entries: entries,
+	})
+	var failures []types.BatchResultErrorEntry
+	if out != nil {
+		failures = out.Failed
 	}
-	return fails
+	return batchErrors(len(batch), err, failures)
+}
+
+// entryError is the failure of one entry of a batch call.
+type entryError struct {
+	code, message string
+	// senderFault is SQS's verdict: true when the request was wrong (a
+	// receipt handle no longer valid, a message no longer in flight),
+	// false when SQS failed and a retry may succeed.
+	senderFault bool
+}
+
+func (e *entryError) Error() string {
+	return fmt.Sprintf("%s: %s (sender fault %v)", e.code, e.message, e.senderFault)
+}
+
+// senderFault reports whether err is an entry's failure that SQS blamed on
+// the request.
+func senderFault(err error) bool {
+	var ee *entryError
+	return errors.As(err, &ee) && ee.senderFault
 }
 
 // batchErrors spreads the result of a batch call over its n entries, whose
-// IDs are their indexes: the call's error for all, or each failed entry's.
-func batchErrors(n int, callErr error, fails map[string]error) []error {
+// IDs are their indexes: the call's error for all, or each failed entry's
+// (an *entryError).
+func batchErrors(n int, callErr error, failed []types.BatchResultErrorEntry) []error {
 	errs := make([]error, n)
-	for i := range errs {
-		switch {
-		case callErr != nil:
+	if callErr != nil {
+		for i := range errs {
 			errs[i] = callErr
-		case fails[strconv.Itoa(i)] != nil:
-			errs[i] = fails[strconv.Itoa(i)]
 		}
+		return errs
+	}
+	for _, f := range failed {
+		i, err := strconv.Atoi(aws.ToString(f.Id))
+		if err != nil || i < 0 || i >= n {
+			continue
+		}
+		errs[i] = &entryError{code: aws.ToString(f.Code), message: aws.ToString(f.Message), senderFault: f.SenderFault}
 	}
 	return errs
 }
