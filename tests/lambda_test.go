@@ -86,6 +86,10 @@ func checkColdStartFields(t *testing.T, inv *rie.Invocation, function string, co
 		if has != cold || (cold && initMS <= 0) {
 			t.Errorf("init_ms = %v (present %v), want a positive number only on a cold start: %v", l["init_ms"], has, l)
 		}
+		readyMS, hasReady := l["ready_ms"].(float64)
+		if hasReady != cold || (cold && (readyMS <= 0 || readyMS > initMS)) {
+			t.Errorf("ready_ms = %v (present %v), want a positive number up to init_ms %v only on a cold start: %v", l["ready_ms"], hasReady, l["init_ms"], l)
+		}
 		if l["request_id"] != inv.RequestID || l["function"] != function {
 			t.Errorf("request_id %v function %v, want %s and %s", l["request_id"], l["function"], inv.RequestID, function)
 		}
@@ -213,6 +217,60 @@ func TestLambdasUnderEmulator(t *testing.T) {
 		}
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Headers["Retry-After"] == "" {
 			t.Fatalf("status %d headers %v, want 503 with Retry-After: %s", resp.StatusCode, resp.Headers, resp.Body)
+		}
+	})
+
+	// With an SNS endpoint that accepts connections and never answers, or a
+	// payment longer than the function's timeout, the function still answers
+	// its own JSON error before Lambda times the invocation out: the
+	// handler's deadline ends a second before the Lambda deadline.
+	t.Run("answers before the Lambda timeout", func(t *testing.T) {
+		silent := snstest.Silent(t)
+		tests := []struct {
+			name, event string
+			env         []string
+			status      int
+		}{
+			{"silent SNS endpoint", "api-async.json", []string{"AWS_ENDPOINT_URL_SNS=" + silent}, http.StatusServiceUnavailable},
+			{"payment past the deadline", "api-sync.json", []string{"PAYMENT_DELAY=10s"}, http.StatusGatewayTimeout},
+		}
+		const timeout = 4 * time.Second // PUBLISH_TIMEOUT (5s) and REQUEST_TIMEOUT (25s) unset: their defaults are longer
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				env := append(slices.Clone(base), "ORDERS_TOPIC_ARN="+topic.TopicARN)
+				e, err := rie.Start(context.Background(), rie.Config{Emulator: emulator, Bootstrap: b["api"],
+					Env: append(env, tt.env...), FunctionName: apiName, Timeout: timeout})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() {
+					e.Stop()
+					if t.Failed() {
+						t.Logf("emulator stdout:\n%s\nstderr:\n%s", e.Output(), e.Diagnostics())
+					}
+				})
+				inv := invoke(t, e, readEvent(t, tt.event))
+				if inv.Err != nil {
+					t.Fatalf("function error %v: the invocation timed out instead of answering", inv.Err)
+				}
+				var resp events.APIGatewayV2HTTPResponse
+				if err := json.Unmarshal(inv.Response, &resp); err != nil {
+					t.Fatalf("response %s: %v", inv.Response, err)
+				}
+				if resp.StatusCode != tt.status {
+					t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, resp.Body)
+				}
+				var body map[string]any
+				if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || body["error"] == nil {
+					t.Errorf("body %q is not our JSON error: %v", resp.Body, err)
+				}
+				if tt.status == http.StatusServiceUnavailable && resp.Headers["Retry-After"] == "" {
+					t.Errorf("503 without Retry-After: headers %v", resp.Headers)
+				}
+				if d := inv.Report.DurationMS; d <= 0 || d >= float64(timeout.Milliseconds()) {
+					t.Errorf("REPORT Duration %.1f ms, want an answer within the %v timeout", d, timeout)
+				}
+			})
 		}
 	})
 

@@ -5,6 +5,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"flashsale/internal/serverless"
 )
 
 // repoRoot is the module root, one level above this package.
@@ -271,6 +274,42 @@ func checkWiring(tp template) []string {
 			fail("OrdersHttpApi: DefaultRouteSettings.%s is not a positive number", k)
 		}
 	}
+	// Default route settings apply to each route, so the sync route, which
+	// holds a Lambda for the whole payment, has its own lower limits.
+	sync := get(res["OrdersHttpApi"], "Properties", "RouteSettings", "POST /orders/sync")
+	for _, k := range []string{"ThrottlingBurstLimit", "ThrottlingRateLimit"} {
+		n, ok := number(tp.resolve(get(sync, k)))
+		def, _ := number(tp.resolve(get(res["OrdersHttpApi"], "Properties", "DefaultRouteSettings", k)))
+		switch {
+		case !ok || n <= 0:
+			fail("OrdersHttpApi: RouteSettings[POST /orders/sync].%s is not a positive number", k)
+		case n >= def:
+			fail("OrdersHttpApi: RouteSettings[POST /orders/sync].%s %v is not below the default route's %v", k, n, def)
+		}
+	}
+	rs, _ := get(res["OrdersHttpApi"], "Properties", "RouteSettings").(map[string]any)
+	for key := range rs {
+		if _, ok := want[key]; !ok {
+			fail("OrdersHttpApi: RouteSettings names %q, not a route of the API (the deploy would fail)", key)
+		}
+	}
+
+	// The API function answers before Lambda cuts it off: the sync deadline
+	// and one publish both end at least a second before its timeout.
+	apiTimeout, _ := number(tp.resolve(tp.fnProp("ApiFunction", "Timeout")))
+	apiEnv := get(res["ApiFunction"], "Properties", "Environment", "Variables")
+	for _, v := range []string{serverless.EnvRequestTimeout, serverless.EnvPublishTimeout} {
+		d, err := time.ParseDuration(str(get(apiEnv, v)))
+		if err != nil || d <= 0 {
+			fail("ApiFunction: %s %v is not a positive duration", v, get(apiEnv, v))
+		} else if d+serverless.DefaultDeadlineMargin > time.Duration(apiTimeout)*time.Second {
+			fail("ApiFunction: %s %v leaves less than %v before the %vs timeout", v, d, serverless.DefaultDeadlineMargin, apiTimeout)
+		}
+	}
+	if d, _ := time.ParseDuration(str(get(apiEnv, serverless.EnvRequestTimeout))); d != serverless.DefaultRequestTimeout {
+		fail("ApiFunction: REQUEST_TIMEOUT %v differs from the function's default %v", d, serverless.DefaultRequestTimeout)
+	}
+
 	if tp.typeOf("OrdersTopic") != "AWS::SNS::Topic" {
 		fail("OrdersTopic is not an AWS::SNS::Topic")
 	}
@@ -448,6 +487,22 @@ func TestTemplateWiringCatchesMistakes(t *testing.T) {
 		{"short timeout", func(tp template) {
 			get(tp.resources()["ProcessorFunction"], "Properties").(map[string]any)["Timeout"] = 3
 		}, "not comfortably above"},
+		{"no sync route settings", func(tp template) {
+			delete(get(tp.resources()["OrdersHttpApi"], "Properties").(map[string]any), "RouteSettings")
+		}, "RouteSettings[POST /orders/sync].ThrottlingRateLimit is not a positive number"},
+		{"sync limit as high as the default", func(tp template) {
+			get(tp, "Parameters", "SyncThrottlingBurstLimit").(map[string]any)["Default"] = 200
+		}, "ThrottlingBurstLimit 200 is not below"},
+		{"route settings for a missing route", func(tp template) {
+			rs := get(tp.resources()["OrdersHttpApi"], "Properties", "RouteSettings").(map[string]any)
+			rs["POST /orders"] = rs["POST /orders/sync"]
+		}, `names "POST /orders"`},
+		{"API timeout below the sync deadline", func(tp template) {
+			get(tp.resources()["ApiFunction"], "Properties").(map[string]any)["Timeout"] = 25
+		}, "REQUEST_TIMEOUT 25s leaves less than"},
+		{"no publish timeout", func(tp template) {
+			delete(get(tp.resources()["ApiFunction"], "Properties", "Environment", "Variables").(map[string]any), "PUBLISH_TIMEOUT")
+		}, "PUBLISH_TIMEOUT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -537,6 +592,86 @@ func TestSamconfig(t *testing.T) {
 			t.Errorf("parameter_overrides sets %s, which template.yaml does not declare", kv[1])
 		} else if d := fmt.Sprint(get(tp, "Parameters", kv[1], "Default")); d != kv[2] {
 			t.Errorf("parameter_overrides %s=%s differs from the template default %s", kv[1], kv[2], d)
+		}
+	}
+}
+
+// TestPaymentDelayPattern: PaymentDelay's AllowedPattern accepts exactly the
+// durations both functions start with (above zero) and that fit the
+// processor's timeout (below 20 s), so a deploy cannot succeed with a value
+// every invocation would then fail on.
+func TestPaymentDelayPattern(t *testing.T) {
+	tp := template(loadTemplate(t, filepath.Join(repoRoot, "template.yaml")))
+	re, err := regexp.Compile(str(get(tp, "Parameters", "PaymentDelay", "AllowedPattern")))
+	if err != nil {
+		t.Fatalf("PaymentDelay AllowedPattern: %v", err)
+	}
+	tests := []struct {
+		value string
+		ok    bool
+	}{
+		{"3s", true}, {"500ms", true}, {"1ms", true}, {"19999ms", true}, {"19.999s", true},
+		{"10s", true}, {"1.5s", true}, {"0.5s", true}, {"0.05s", true}, {"0.001s", true}, {"0.100s", true},
+		{"0s", false}, {"0ms", false}, {"00ms", false}, {"0000ms", false}, {"0.0s", false}, {"0.000s", false},
+		{"00s", false}, {"05ms", false}, {"20s", false}, {"20000ms", false}, {"19.9999s", false},
+		{"3", false}, {"-1s", false}, {"1m", false}, {"", false}, {" 3s", false},
+	}
+	for _, tt := range tests {
+		if got := re.MatchString(tt.value); got != tt.ok {
+			t.Errorf("PaymentDelay %q accepted = %v, want %v", tt.value, got, tt.ok)
+		}
+	}
+	// Every value the pattern accepts is what the functions accept.
+	for ms := 0; ms <= 21000; ms++ {
+		want := ms > 0 && ms < 20000
+		for _, v := range []string{
+			strconv.Itoa(ms) + "ms",
+			strconv.FormatFloat(float64(ms)/1000, 'f', -1, 64) + "s",
+			fmt.Sprintf("%d.%03ds", ms/1000, ms%1000),
+		} {
+			if got := re.MatchString(v); got != want {
+				t.Errorf("PaymentDelay %q accepted = %v, want %v", v, got, want)
+				continue
+			}
+			if !want {
+				continue
+			}
+			getenv := func(k string) string {
+				if k == serverless.EnvPaymentDelay {
+					return v
+				}
+				return ""
+			}
+			if _, err := serverless.PaymentFromEnv(getenv); err != nil {
+				t.Errorf("PaymentDelay %q is accepted by the template but not by the functions: %v", v, err)
+			}
+		}
+	}
+}
+
+// TestEnvVarsDeclared: `sam local invoke --env-vars` only overrides the
+// variables the template declares for a function, so each one that
+// events/env.json sets must be declared (in Globals or the function).
+func TestEnvVarsDeclared(t *testing.T) {
+	tp := template(loadTemplate(t, filepath.Join(repoRoot, "template.yaml")))
+	data, err := os.ReadFile(filepath.Join(repoRoot, "events", envFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vars map[string]map[string]string
+	if err := json.Unmarshal(data, &vars); err != nil {
+		t.Fatalf("events/%s: %v", envFile, err)
+	}
+	for fn, set := range vars {
+		if tp.typeOf(fn) != "AWS::Serverless::Function" {
+			t.Errorf("events/%s sets variables of %s, not a function of the template", envFile, fn)
+			continue
+		}
+		for name := range set {
+			if get(tp.resources()[fn], "Properties", "Environment", "Variables", name) == nil &&
+				get(tp, "Globals", "Function", "Environment", "Variables", name) == nil {
+				t.Errorf("events/%s sets %s.%s, which template.yaml does not declare: sam local invoke would ignore it", envFile, fn, name)
+			}
 		}
 	}
 }

@@ -6,8 +6,13 @@
 //
 // Environment: ORDERS_TOPIC_ARN (required), PAYMENT_DELAY (default 3s),
 // PAYMENT_DECLINE_RATE, PAYMENT_SEED, REQUEST_TIMEOUT (the sync path's
-// deadline, default 30s), AWS_LAMBDA_LOG_LEVEL, and the AWS SDK's own
-// settings (AWS_ENDPOINT_URL_SNS points it at a local emulator).
+// deadline, default 25s), PUBLISH_TIMEOUT (one SNS publish, default 5s),
+// AWS_LAMBDA_LOG_LEVEL, and the AWS SDK's own settings
+// (AWS_ENDPOINT_URL_SNS points it at a local emulator).
+//
+// Every request's context ends serverless.DefaultDeadlineMargin before the
+// Lambda deadline, so that the handler's own JSON 503 or 504 is returned
+// before Lambda times the invocation out.
 package main
 
 import (
@@ -27,20 +32,22 @@ import (
 
 func main() {
 	log := serverless.NewLogger(os.Stdout, "api", os.Getenv(serverless.EnvLogLevel))
-	h, err := build(context.Background(), log)
+	inv := serverless.NewInvocations(serverless.ProcessStart(), nil)
+	h, err := build(context.Background(), log, inv)
 	if err != nil {
 		log.Error("api not started", "error", err.Error())
 		os.Exit(1)
 	}
+	inv.MarkReady()
 	lambda.Start(h)
 }
 
-func build(ctx context.Context, log *slog.Logger) (serverless.HTTPHandler, error) {
-	topic, err := serverless.Required(os.Getenv, serverless.EnvTopicARN)
+func build(ctx context.Context, log *slog.Logger, inv *serverless.Invocations) (serverless.HTTPHandler, error) {
+	env, err := serverless.APIFromEnv(os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	publisher, err := sns.NewFromEnv(ctx, topic)
+	publisher, err := sns.NewFromEnv(ctx, env.TopicARN, sns.WithTimeout(env.PublishTimeout))
 	if err != nil {
 		return nil, err
 	}
@@ -52,23 +59,19 @@ func build(ctx context.Context, log *slog.Logger) (serverless.HTTPHandler, error
 	if err != nil {
 		return nil, fmt.Errorf("payment: %w", err)
 	}
-	timeout, err := serverless.Duration(os.Getenv, serverless.EnvRequestTimeout, 0)
-	if err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
-	}
 	// No payment limiter: an execution environment serves one request at a
 	// time, so Lambda's concurrency is the sync path's concurrency.
 	api, err := httpapi.New(httpapi.Config{
 		Publisher:      publisher,
 		Payer:          payer,
 		Ledger:         payment.NewLedger(0),
-		RequestTimeout: timeout,
+		RequestTimeout: env.RequestTimeout,
 		Logger:         log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	adapter := httpadapter.NewV2(api)
-	inv := serverless.NewInvocations(serverless.ProcessStart(), nil)
-	return serverless.LogRequests(adapter.ProxyWithContext, log, inv, nil), nil
+	h := serverless.WithDeadlineMargin(adapter.ProxyWithContext, serverless.DefaultDeadlineMargin, nil)
+	return serverless.LogRequests(h, log, inv, nil), nil
 }

@@ -19,15 +19,17 @@ import (
 
 func main() {
 	log := serverless.NewLogger(os.Stdout, "processor", os.Getenv(serverless.EnvLogLevel))
-	h, err := build(log)
+	inv := serverless.NewInvocations(serverless.ProcessStart(), nil)
+	h, err := build(log, inv)
 	if err != nil {
 		log.Error("processor not started", "error", err.Error())
 		os.Exit(1)
 	}
+	inv.MarkReady()
 	lambda.Start(h.Handle)
 }
 
-func build(log *slog.Logger) (*serverless.Processor, error) {
+func build(log *slog.Logger, inv *serverless.Invocations) (*serverless.Processor, error) {
 	cfg, err := serverless.PaymentFromEnv(os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
@@ -36,5 +38,5 @@ func build(log *slog.Logger) (*serverless.Processor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("payment: %w", err)
 	}
-	return serverless.NewProcessor(serverless.ProcessorConfig{Payer: payer, Logger: log})
+	return serverless.NewProcessor(serverless.ProcessorConfig{Payer: payer, Logger: log, Invocations: inv})
 }

@@ -316,6 +316,12 @@ func (a *API) handleSync(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.cfg.Observer.OrderAccepted(PathSync)
+	// The request's own deadline (the API Lambda's, less a margin) may come
+	// before RequestTimeout: the 504 then names the sooner one.
+	limit := a.cfg.RequestTimeout
+	if d, ok := r.Context().Deadline(); ok {
+		limit = min(limit, max(d.Sub(a.cfg.Now()), 0).Round(time.Millisecond))
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.RequestTimeout)
 	defer cancel()
 	var err error
@@ -335,9 +341,9 @@ func (a *API) handleSync(w http.ResponseWriter, r *http.Request) {
 		o.Status = order.StatusFailed
 		writeJSON(w, http.StatusPaymentRequired, o)
 	case errors.Is(err, context.DeadlineExceeded):
-		a.cfg.Logger.WarnContext(r.Context(), "sync payment timed out", "order_id", o.ID, "timeout", a.cfg.RequestTimeout)
+		a.cfg.Logger.WarnContext(r.Context(), "sync payment timed out", "order_id", o.ID, "timeout", limit)
 		writeJSON(w, http.StatusGatewayTimeout, ErrorBody{
-			Error: fmt.Sprintf("payment of order %s did not finish within %v", o.ID, a.cfg.RequestTimeout)})
+			Error: fmt.Sprintf("payment of order %s did not finish within %v", o.ID, limit)})
 	default:
 		// The client went away (or the payer failed): nothing to answer
 		// usefully; record it as a gateway failure.

@@ -14,10 +14,17 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
+
 	"flashsale/internal/httpapi"
 	"flashsale/internal/order"
 	"flashsale/internal/payment"
 	"flashsale/internal/queue"
+	"flashsale/internal/queue/sns"
+	"flashsale/internal/queue/sns/snstest"
+	"flashsale/internal/testutil/moto"
 )
 
 const validBody = `{"customer_id":42,"items":[{"product_id":"sku-1","quantity":2,"price":10.5}]}`
@@ -322,5 +329,94 @@ func TestNewRequiresPieces(t *testing.T) {
 	}
 	if _, err := httpapi.New(httpapi.Config{Publisher: &fakePublisher{}}); err == nil {
 		t.Error("no payer accepted")
+	}
+}
+
+// TestAsyncPublishTimeout serves POST /orders/async with the SNS publisher
+// pointed at an endpoint that accepts connections and never answers: the
+// publisher's own timeout, not the request's (much later) deadline, ends the
+// wait, and the client gets the JSON 503 with Retry-After.
+func TestAsyncPublishTimeout(t *testing.T) {
+	client := awssns.New(awssns.Options{
+		Region:       moto.Region,
+		BaseEndpoint: aws.String(snstest.Silent(t)),
+		Credentials:  credentials.NewStaticCredentialsProvider(moto.AccessKeyID, moto.SecretAccessKey, ""),
+	})
+	const timeout = 300 * time.Millisecond
+	pub, err := sns.New(client, "arn:aws:sns:us-east-1:123456789012:orders", sns.WithTimeout(timeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, func(c *httpapi.Config) { c.Publisher = pub })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, "POST", "/orders/async", strings.NewReader(validBody))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	f.api.ServeHTTP(rec, req)
+	took := time.Since(start)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status = %d, want 503: %s", rec.Code, rec.Body)
+	}
+	if took < timeout || took > timeout+2*time.Second {
+		t.Errorf("answered after %v, want about the %v publish timeout", took, timeout)
+	}
+	if got := rec.Header().Get("Retry-After"); got != "1" {
+		t.Errorf("Retry-After = %q, want 1", got)
+	}
+	var body httpapi.ErrorBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error == "" {
+		t.Errorf("body %q is not a JSON error: %v", rec.Body, err)
+	}
+	if f.obs.rejected["publish_failed"] != 1 || f.obs.accepted["async"] != 0 {
+		t.Errorf("accepted %v rejected %v, want one publish_failed", f.obs.accepted, f.obs.rejected)
+	}
+}
+
+// TestSyncRequestDeadline: when the request's own deadline (the API
+// Lambda's, less its margin) comes before RequestTimeout, the sync path
+// answers 504 at that deadline and says which limit it hit.
+func TestSyncRequestDeadline(t *testing.T) {
+	tests := []struct {
+		name            string
+		requestDeadline time.Duration // 0: none
+		want            time.Duration
+	}{
+		{"request deadline first", 500 * time.Millisecond, 500 * time.Millisecond},
+		{"request timeout first", 5 * time.Second, time.Second},
+		{"no request deadline", 0, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				proc, _ := payment.New(payment.Config{Delay: 3 * time.Second})
+				f := newFixture(t, func(c *httpapi.Config) {
+					c.Payer = proc
+					c.RequestTimeout = time.Second
+				})
+				ctx := context.Background()
+				if tt.requestDeadline > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.requestDeadline)
+					defer cancel()
+				}
+				req := httptest.NewRequestWithContext(ctx, "POST", "/orders/sync", strings.NewReader(validBody))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				start := time.Now()
+				f.api.ServeHTTP(rec, req)
+				if rec.Code != http.StatusGatewayTimeout {
+					t.Fatalf("status = %d, want 504", rec.Code)
+				}
+				if got := time.Since(start); got != tt.want {
+					t.Errorf("answered after %v, want %v", got, tt.want)
+				}
+				var body httpapi.ErrorBody
+				if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || !strings.HasSuffix(body.Error, "within "+tt.want.String()) {
+					t.Errorf("body %q (%v), want it to name the %v limit", rec.Body, err, tt.want)
+				}
+			})
+		})
 	}
 }

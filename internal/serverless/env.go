@@ -16,8 +16,60 @@ const (
 	EnvDeclineRate    = "PAYMENT_DECLINE_RATE"
 	EnvPaymentSeed    = "PAYMENT_SEED"
 	EnvRequestTimeout = "REQUEST_TIMEOUT"
+	EnvPublishTimeout = "PUBLISH_TIMEOUT"
 	EnvLogLevel       = "AWS_LAMBDA_LOG_LEVEL"
 )
+
+// Defaults of the API function's timeouts.
+const (
+	// DefaultRequestTimeout bounds the sync path when REQUEST_TIMEOUT is
+	// unset: as template.yaml sets it, below the function's 29 s timeout
+	// (itself below API Gateway's 30 s), so the 504 is the function's own.
+	DefaultRequestTimeout = 25 * time.Second
+	// DefaultPublishTimeout bounds one SNS publish when PUBLISH_TIMEOUT is
+	// unset.
+	DefaultPublishTimeout = 5 * time.Second
+)
+
+// APIEnv is the API function's configuration besides the payment's.
+type APIEnv struct {
+	// TopicARN is the SNS topic of the async path (ORDERS_TOPIC_ARN).
+	TopicARN string
+	// RequestTimeout bounds the sync path (REQUEST_TIMEOUT).
+	RequestTimeout time.Duration
+	// PublishTimeout bounds one publish of the async path (PUBLISH_TIMEOUT).
+	PublishTimeout time.Duration
+}
+
+// APIFromEnv reads ORDERS_TOPIC_ARN (required), REQUEST_TIMEOUT
+// (DefaultRequestTimeout when unset) and PUBLISH_TIMEOUT
+// (DefaultPublishTimeout when unset); both timeouts must be positive. getenv
+// is os.Getenv in the function.
+func APIFromEnv(getenv func(string) string) (APIEnv, error) {
+	topic, err := Required(getenv, EnvTopicARN)
+	if err != nil {
+		return APIEnv{}, err
+	}
+	env := APIEnv{TopicARN: topic}
+	for _, v := range []struct {
+		name string
+		def  time.Duration
+		dst  *time.Duration
+	}{
+		{EnvRequestTimeout, DefaultRequestTimeout, &env.RequestTimeout},
+		{EnvPublishTimeout, DefaultPublishTimeout, &env.PublishTimeout},
+	} {
+		d, err := Duration(getenv, v.name, v.def)
+		if err != nil {
+			return APIEnv{}, err
+		}
+		if d <= 0 {
+			return APIEnv{}, fmt.Errorf("%s=%q: must be positive", v.name, getenv(v.name))
+		}
+		*v.dst = d
+	}
+	return env, nil
+}
 
 // PaymentFromEnv reads the payment simulation's settings: PAYMENT_DELAY (a
 // Go duration, payment.DefaultDelay when unset), PAYMENT_DECLINE_RATE (0 to

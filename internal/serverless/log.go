@@ -18,10 +18,13 @@ import (
 	"flashsale/internal/serverless/processstart"
 )
 
-// Log field names. The cold-start analyser parses exactly these; keep them.
+// Log field names. The cold-start analyser parses cold_start, init_ms,
+// request_id and function; keep them. ready_ms is for people (and Logs
+// Insights): the analyser ignores it.
 const (
 	FieldColdStart = "cold_start"
 	FieldInitMS    = "init_ms"
+	FieldReadyMS   = "ready_ms"
 	FieldRequestID = "request_id"
 	FieldOrderID   = "order_id"
 	FieldFunction  = "function"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"flashsale/internal/payment"
 	"flashsale/internal/serverless"
@@ -188,6 +189,139 @@ func TestLogRequests(t *testing.T) {
 				if l["cold_start"] != (i == 0) {
 					t.Errorf("line %d: cold_start %v", i, l["cold_start"])
 				}
+			}
+		})
+	}
+}
+
+// TestInvocationsReady: ready_ms (process start to MarkReady) is logged
+// beside init_ms (process start to the first invocation), which keeps its
+// meaning, idle wait included.
+func TestInvocationsReady(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		readyAt   time.Duration // 0: MarkReady not called
+		firstAt   time.Duration
+		wantReady float64 // ready_ms; -1 when absent
+		wantInit  float64
+	}{
+		{"not marked", 0, 70 * time.Millisecond, -1, 70},
+		{"on-demand cold start", 60 * time.Millisecond, 62500 * time.Microsecond, 60, 62.5},
+		{"proactive init: idle wait in init_ms only", 60 * time.Millisecond, 90 * time.Second, 60, 90000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := start
+			inv := serverless.NewInvocations(start, func() time.Time { return now })
+			if tt.readyAt > 0 {
+				now = start.Add(tt.readyAt)
+				inv.MarkReady()
+				now = now.Add(time.Hour)
+				inv.MarkReady() // only the first call counts
+			}
+			now = start.Add(tt.firstAt)
+			first, second := inv.Next(), inv.Next()
+			got := map[string]float64{}
+			for _, a := range first.Attrs() {
+				if a := a.(slog.Attr); a.Value.Kind() == slog.KindFloat64 {
+					got[a.Key] = a.Value.Float64()
+				}
+			}
+			if got[serverless.FieldInitMS] != tt.wantInit {
+				t.Errorf("init_ms = %v, want %v", got[serverless.FieldInitMS], tt.wantInit)
+			}
+			ready, has := got[serverless.FieldReadyMS]
+			if has != (tt.wantReady >= 0) || has && ready != tt.wantReady {
+				t.Errorf("ready_ms = %v (present %v), want %v", ready, has, tt.wantReady)
+			}
+			if second.Ready != 0 || len(second.Attrs()) != 1 {
+				t.Errorf("warm invocation %+v carries cold-start fields %v", second, second.Attrs())
+			}
+		})
+	}
+}
+
+// TestWithDeadlineMargin: the handler's context ends a margin before the
+// invocation's deadline (halfway to it when little time remains).
+func TestWithDeadlineMargin(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	tests := []struct {
+		name      string
+		remaining time.Duration // to the invocation's deadline; 0: no deadline
+		margin    time.Duration
+		want      time.Duration // to the handler's deadline; 0: none
+	}{
+		{"29 s timeout", 29 * time.Second, time.Second, 28 * time.Second},
+		{"4 s timeout", 4 * time.Second, time.Second, 3 * time.Second},
+		{"exactly twice the margin", 2 * time.Second, time.Second, time.Second},
+		{"little time left: halfway", 1200 * time.Millisecond, time.Second, 600 * time.Millisecond},
+		{"past the deadline", -time.Second, time.Second, -time.Second},
+		{"no margin", 4 * time.Second, 0, 4 * time.Second},
+		{"no deadline", 0, time.Second, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := lambdaCtx("req-1")
+			if tt.remaining != 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, now.Add(tt.remaining))
+				defer cancel()
+			}
+			var (
+				got    time.Time
+				has    bool
+				called bool
+			)
+			inner := func(ctx context.Context, _ events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+				called = true
+				got, has = ctx.Deadline()
+				if _, ok := lambdacontext.FromContext(ctx); !ok {
+					t.Error("the Lambda context is lost")
+				}
+				return events.APIGatewayV2HTTPResponse{StatusCode: 200}, nil
+			}
+			resp, err := serverless.WithDeadlineMargin(inner, tt.margin, clock)(ctx, events.APIGatewayV2HTTPRequest{})
+			if err != nil || resp.StatusCode != 200 || !called {
+				t.Fatalf("got %d, %v (called %v): want the inner handler's answer", resp.StatusCode, err, called)
+			}
+			if has != (tt.want != 0) {
+				t.Fatalf("handler deadline present %v, want %v", has, tt.want != 0)
+			}
+			if has && got.Sub(now) != tt.want {
+				t.Errorf("handler deadline in %v, want %v", got.Sub(now), tt.want)
+			}
+		})
+	}
+}
+
+func TestAPIFromEnv(t *testing.T) {
+	const arn = "arn:aws:sns:us-east-1:123456789012:orders"
+	tests := []struct {
+		name string
+		env  map[string]string
+		want serverless.APIEnv
+		ok   bool
+	}{
+		{"defaults: below the template's 29 s timeout", map[string]string{"ORDERS_TOPIC_ARN": arn},
+			serverless.APIEnv{TopicARN: arn, RequestTimeout: 25 * time.Second, PublishTimeout: 5 * time.Second}, true},
+		{"all set", map[string]string{"ORDERS_TOPIC_ARN": arn, "REQUEST_TIMEOUT": "10s", "PUBLISH_TIMEOUT": "1500ms"},
+			serverless.APIEnv{TopicARN: arn, RequestTimeout: 10 * time.Second, PublishTimeout: 1500 * time.Millisecond}, true},
+		{"no topic", map[string]string{"PUBLISH_TIMEOUT": "1s"}, serverless.APIEnv{}, false},
+		{"bad publish timeout", map[string]string{"ORDERS_TOPIC_ARN": arn, "PUBLISH_TIMEOUT": "5"}, serverless.APIEnv{}, false},
+		{"zero publish timeout", map[string]string{"ORDERS_TOPIC_ARN": arn, "PUBLISH_TIMEOUT": "0s"}, serverless.APIEnv{}, false},
+		{"zero request timeout", map[string]string{"ORDERS_TOPIC_ARN": arn, "REQUEST_TIMEOUT": "0"}, serverless.APIEnv{}, false},
+		{"negative request timeout", map[string]string{"ORDERS_TOPIC_ARN": arn, "REQUEST_TIMEOUT": "-1s"}, serverless.APIEnv{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := serverless.APIFromEnv(env(tt.env))
+			if (err == nil) != tt.ok {
+				t.Fatalf("error = %v, want ok=%v", err, tt.ok)
+			}
+			if got != tt.want {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
 		})
 	}

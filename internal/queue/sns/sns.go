@@ -8,6 +8,11 @@
 // settings (AWS_REGION, credentials, AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_SNS)
 // point it at AWS or at a local emulator such as moto_server without any code
 // of ours.
+//
+// Each publish is bounded by its own timeout (DefaultTimeout unless
+// WithTimeout says otherwise), so an endpoint that accepts connections and
+// never answers costs the caller that long, not the whole of its own
+// deadline: the API can still answer 503 in time.
 package sns
 
 import (
@@ -15,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -30,6 +36,11 @@ import (
 // decoding the body.
 const AttributeOrderID = "order_id"
 
+// DefaultTimeout bounds one Publish call when no other timeout is set: SNS
+// answers in tens of milliseconds, so 5 s leaves room for the SDK's own
+// retries while staying well inside the API's deadline.
+const DefaultTimeout = 5 * time.Second
+
 // API is the part of the SNS client the publisher uses; *sns.Client
 // implements it.
 type API interface {
@@ -40,38 +51,87 @@ type API interface {
 type Publisher struct {
 	client   API
 	topicARN string
+	timeout  time.Duration
 }
 
 var _ queue.Publisher = (*Publisher)(nil)
 
+// Option configures a Publisher.
+type Option func(*options)
+
+// options are what the Options set.
+type options struct {
+	timeout  time.Duration
+	loadOpts []func(*config.LoadOptions) error
+}
+
+// WithTimeout bounds each Publish call by d, whatever the caller's context
+// allows: past it, Publish gives up and returns an error that wraps
+// context.DeadlineExceeded. Zero means DefaultTimeout; a negative d is
+// refused by New.
+func WithTimeout(d time.Duration) Option {
+	return func(o *options) { o.timeout = d }
+}
+
+// WithLoadOptions passes fns to config.LoadDefaultConfig in NewFromEnv (a
+// region, credentials, a base endpoint); New ignores them.
+func WithLoadOptions(fns ...func(*config.LoadOptions) error) Option {
+	return func(o *options) { o.loadOpts = append(o.loadOpts, fns...) }
+}
+
+func collect(opts []Option) options {
+	var o options
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return o
+}
+
 // New returns a publisher to the topic topicARN through client.
-func New(client API, topicARN string) (*Publisher, error) {
+func New(client API, topicARN string, opts ...Option) (*Publisher, error) {
 	if client == nil {
 		return nil, errors.New("sns: a client is required")
 	}
 	if !strings.HasPrefix(topicARN, "arn:") || strings.Count(topicARN, ":") < 5 {
 		return nil, fmt.Errorf("sns: topic ARN %q: want arn:PARTITION:sns:REGION:ACCOUNT:NAME", topicARN)
 	}
-	return &Publisher{client: client, topicARN: topicARN}, nil
+	o := collect(opts)
+	if o.timeout < 0 {
+		return nil, fmt.Errorf("sns: publish timeout %v must not be negative", o.timeout)
+	}
+	if o.timeout == 0 {
+		o.timeout = DefaultTimeout
+	}
+	return &Publisher{client: client, topicARN: topicARN, timeout: o.timeout}, nil
 }
 
 // NewFromEnv builds an SNS client from the SDK's default configuration
-// (environment, shared config files, the Lambda role) and returns a publisher
-// to topicARN. Call it once per process: the client keeps its connections.
-func NewFromEnv(ctx context.Context, topicARN string, optFns ...func(*config.LoadOptions) error) (*Publisher, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, optFns...)
+// (environment, shared config files, the Lambda role; adjusted by
+// WithLoadOptions) and returns a publisher to topicARN. Call it once per
+// process: the client keeps its connections.
+func NewFromEnv(ctx context.Context, topicARN string, opts ...Option) (*Publisher, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, collect(opts).loadOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("sns: load AWS configuration: %w", err)
 	}
-	return New(awssns.NewFromConfig(cfg), topicARN)
+	return New(awssns.NewFromConfig(cfg), topicARN, opts...)
 }
 
 // TopicARN is the topic the publisher publishes to.
 func (p *Publisher) TopicARN() string { return p.topicARN }
 
+// Timeout is the bound of one Publish call.
+func (p *Publisher) Timeout() time.Duration { return p.timeout }
+
 // Publish publishes o to the topic. A nil error means SNS accepted the
 // message. When SNS throttles the publisher the error wraps queue.ErrFull;
 // every error wraps the SDK's error, and a cancelled ctx publishes nothing.
+// The call lasts at most the publisher's timeout (or ctx's deadline when it
+// is sooner); when SNS has not answered by then, the error wraps
+// context.DeadlineExceeded. SNS may still have accepted such a message:
+// consumers recognise duplicates by order_id.
 func (p *Publisher) Publish(ctx context.Context, o order.Order) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sns: publish order %s: %w", o.ID, err)
@@ -80,7 +140,9 @@ func (p *Publisher) Publish(ctx context.Context, o order.Order) error {
 	if err != nil {
 		return fmt.Errorf("sns: encode order %s: %w", o.ID, err)
 	}
-	_, err = p.client.Publish(ctx, &awssns.PublishInput{
+	pctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	_, err = p.client.Publish(pctx, &awssns.PublishInput{
 		TopicArn: aws.String(p.topicARN),
 		Message:  aws.String(string(body)),
 		MessageAttributes: map[string]types.MessageAttributeValue{
@@ -91,6 +153,9 @@ func (p *Publisher) Publish(ctx context.Context, o order.Order) error {
 		var throttled *types.ThrottledException
 		if errors.As(err, &throttled) {
 			return fmt.Errorf("sns: publish order %s: %w: %w", o.ID, queue.ErrFull, err)
+		}
+		if ctx.Err() == nil && pctx.Err() != nil {
+			return fmt.Errorf("sns: publish order %s: no answer within %v: %w", o.ID, p.timeout, err)
 		}
 		return fmt.Errorf("sns: publish order %s: %w", o.ID, err)
 	}

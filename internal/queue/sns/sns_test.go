@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 
@@ -247,6 +248,83 @@ func TestPublishErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), o.ID) {
 				t.Errorf("error %q does not name the order", err)
+			}
+		})
+	}
+}
+
+// TestPublishTimeout publishes to an endpoint that accepts connections and
+// never answers: Publish must give up after its own timeout, well before the
+// caller's much longer deadline, with an error that says so.
+func TestPublishTimeout(t *testing.T) {
+	endpoint := snstest.Silent(t)
+	client := awssns.New(awssns.Options{
+		Region:       moto.Region,
+		BaseEndpoint: aws.String(endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider(moto.AccessKeyID, moto.SecretAccessKey, ""),
+	})
+	tests := []struct {
+		name     string
+		timeout  time.Duration
+		deadline time.Duration // of the caller's context
+		want     time.Duration // the call's expected length
+		wantOurs bool          // the error names the publisher's timeout
+	}{
+		{"publisher timeout first", 300 * time.Millisecond, time.Minute, 300 * time.Millisecond, true},
+		{"caller deadline first", time.Minute, 300 * time.Millisecond, 300 * time.Millisecond, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := sns.New(client, testARN, sns.WithTimeout(tt.timeout))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), tt.deadline)
+			defer cancel()
+			o := queuetest.NewOrder(t, 2)
+			start := time.Now()
+			err = p.Publish(ctx, o)
+			took := time.Since(start)
+			if err == nil {
+				t.Fatal("publish to a silent endpoint succeeded")
+			}
+			if took < tt.want-50*time.Millisecond || took > tt.want+2*time.Second {
+				t.Errorf("publish gave up after %v, want about %v", took, tt.want)
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("error %v does not wrap context.DeadlineExceeded", err)
+			}
+			if errors.Is(err, queue.ErrFull) {
+				t.Errorf("a timeout is not a full queue: %v", err)
+			}
+			if got := strings.Contains(err.Error(), "no answer within "+tt.timeout.String()); got != tt.wantOurs {
+				t.Errorf("error %q names the publisher's timeout: %v, want %v", err, got, tt.wantOurs)
+			}
+		})
+	}
+}
+
+func TestTimeoutOption(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []sns.Option
+		want time.Duration
+		ok   bool
+	}{
+		{"default", nil, sns.DefaultTimeout, true},
+		{"zero is the default", []sns.Option{sns.WithTimeout(0)}, sns.DefaultTimeout, true},
+		{"set", []sns.Option{sns.WithTimeout(1500 * time.Millisecond)}, 1500 * time.Millisecond, true},
+		{"last wins", []sns.Option{sns.WithTimeout(time.Second), sns.WithTimeout(2 * time.Second)}, 2 * time.Second, true},
+		{"negative", []sns.Option{sns.WithTimeout(-time.Second)}, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := sns.New(&fakeClient{}, testARN, tt.opts...)
+			if (err == nil) != tt.ok {
+				t.Fatalf("New error = %v, want ok=%v", err, tt.ok)
+			}
+			if err == nil && p.Timeout() != tt.want {
+				t.Errorf("Timeout() = %v, want %v", p.Timeout(), tt.want)
 			}
 		})
 	}

@@ -8,7 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,4 +176,50 @@ func (c consumer) Nack(ctx context.Context, d *queue.Delivery) error {
 		return fmt.Errorf("nack %s: %w", d.ID, err)
 	}
 	return nil
+}
+
+// Silent starts, for the test, a TCP listener on a free loopback port that
+// accepts connections, reads what it is sent and never answers: an AWS
+// endpoint that hangs. It returns the endpoint's URL (http://127.0.0.1:PORT)
+// and closes the listener and every connection at cleanup.
+func Silent(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		conns  []net.Conn
+		closed bool
+		wg     sync.WaitGroup
+	)
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			if closed {
+				mu.Unlock()
+				c.Close()
+				return
+			}
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { _, _ = io.Copy(io.Discard, c) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		closed = true
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return "http://" + ln.Addr().String()
 }
