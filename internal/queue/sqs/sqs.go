@@ -622,16 +622,7 @@ func (c *Consumer) release(batch []*request) {
 			Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(r.e.receipt), VisibilityTimeout: r.seconds,
 		}
 	}
-	ctx, cancel := context.WithTimeout(c.bgCtx, c.cfg.CallTimeout)
-	out, err := c.client.ChangeMessageVisibilityBatch(ctx, &awssqs.ChangeMessageVisibilityBatchInput{
-		QueueUrl: aws.String(c.cfg.QueueURL), Entries: entries,
-	})
-	cancel()
-	var failures []types.BatchResultErrorEntry
-	if out != nil {
-		failures = out.Failed
-	}
-	errs := batchErrors(len(batch), err, failures)
+	errs := c.changeVisibility(entries)
 	failed := 0
 	for i, r := range batch {
 		if errs[i] != nil {
@@ -673,16 +664,7 @@ func (c *Consumer) extendDue() {
 			}
 		}
 		sent := time.Now()
-		ctx, cancel := context.WithTimeout(c.bgCtx, c.cfg.CallTimeout)
-		out, err := c.client.ChangeMessageVisibilityBatch(ctx, &awssqs.ChangeMessageVisibilityBatchInput{
-			QueueUrl: aws.String(c.cfg.QueueURL), Entries: entries,
-		})
-		cancel()
-		var failures []types.BatchResultErrorEntry
-		if out != nil {
-			failures = out.Failed
-		}
-		errs := batchErrors(len(chunk), err, failures)
+		errs := c.changeVisibility(entries)
 		failed := 0
 		c.mu.Lock()
 		for i, d := range chunk {
@@ -731,22 +713,23 @@ func (c *Consumer) deleteLoop() {
 // SDK having retried it already within its deadline.
 func (c *Consumer) delete(batch []*request) {
 	errs := make([]error, len(batch))
-	pending := batch
-	index := make([]int, len(batch)) // pending[j] is batch[index[j]]
-	for i := range index {
-		index[i] = i
+	pending := make([]int, len(batch)) // indexes in batch still to delete
+	for i := range pending {
+		pending[i] = i
 	}
 	backoff := deleteBackoff
 	for attempt := 0; ; attempt++ {
-		res := c.deleteOnce(pending)
-		var retry []*request
-		var retryIndex []int
-		for j, err := range res {
-			errs[index[j]] = err
+		receipts := make([]string, len(pending))
+		for j, i := range pending {
+			receipts[j] = batch[i].e.receipt
+		}
+		var retry []int
+		for j, err := range c.deleteOnce(receipts) {
+			i := pending[j]
+			errs[i] = err
 			var ee *entryError
 			if errors.As(err, &ee) && !ee.senderFault {
-				retry = append(retry, pending[j])
-				retryIndex = append(retryIndex, index[j])
+				retry = append(retry, i)
 			}
 		}
 		if len(retry) == 0 || attempt == deleteRetries {
@@ -761,7 +744,7 @@ func (c *Consumer) delete(batch []*request) {
 			break
 		}
 		backoff *= 2
-		pending, index = retry, retryIndex
+		pending = retry
 	}
 	failed := 0
 	for i, r := range batch {
@@ -778,21 +761,36 @@ func (c *Consumer) delete(batch []*request) {
 
 // deleteOnce makes one DeleteMessageBatch call and returns each entry's
 // error.
-func (c *Consumer) deleteOnce(batch []*request) []error {
-	entries := make([]types.DeleteMessageBatchRequestEntry, len(batch))
-	for i, r := range batch {
-		entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(r.e.receipt)}
+func (c *Consumer) deleteOnce(receipts []string) []error {
+	entries := make([]types.DeleteMessageBatchRequestEntry, len(receipts))
+	for i, receipt := range receipts {
+		entries[i] = types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(receipt)}
 	}
 	ctx, cancel := context.WithTimeout(c.bgCtx, c.cfg.CallTimeout)
 	defer cancel()
 	out, err := c.client.DeleteMessageBatch(ctx, &awssqs.DeleteMessageBatchInput{
 		QueueUrl: aws.String(c.cfg.QueueURL), Entries: entries,
 	})
-	var failures []types.BatchResultErrorEntry
+	var failed []types.BatchResultErrorEntry
 	if out != nil {
-		failures = out.Failed
+		failed = out.Failed
 	}
-	return batchErrors(len(batch), err, failures)
+	return batchErrors(len(entries), err, failed)
+}
+
+// changeVisibility makes one ChangeMessageVisibilityBatch call, whose
+// entries' IDs are their indexes, and returns each entry's error.
+func (c *Consumer) changeVisibility(entries []types.ChangeMessageVisibilityBatchRequestEntry) []error {
+	ctx, cancel := context.WithTimeout(c.bgCtx, c.cfg.CallTimeout)
+	defer cancel()
+	out, err := c.client.ChangeMessageVisibilityBatch(ctx, &awssqs.ChangeMessageVisibilityBatchInput{
+		QueueUrl: aws.String(c.cfg.QueueURL), Entries: entries,
+	})
+	var failed []types.BatchResultErrorEntry
+	if out != nil {
+		failed = out.Failed
+	}
+	return batchErrors(len(entries), err, failed)
 }
 
 // entryError is the failure of one entry of a batch call.
