@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 
 	"flashsale/internal/coldstart"
+	"flashsale/internal/textout"
 )
 
 func init() {
@@ -117,7 +118,7 @@ func runColdstarts(ctx context.Context, args []string, stdout, stderr io.Writer)
 	a := coldstart.Analyze(d)
 	switch {
 	case asJSON:
-		err = coldstart.WriteJSON(stdout, a)
+		err = textout.WriteJSON(stdout, a)
 	case asCSV:
 		err = coldstart.WriteCSV(stdout, a, starts)
 	default:

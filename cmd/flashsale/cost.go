@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"flashsale/internal/cost"
+	"flashsale/internal/textout"
 )
 
 func init() {
@@ -34,7 +35,7 @@ func runCost(_ context.Context, args []string, stdout, _ io.Writer) error {
 		return usageError{err}
 	}
 	if *asJSON {
-		return cost.WriteJSON(stdout, e)
+		return textout.WriteJSON(stdout, e)
 	}
 	return cost.WriteText(stdout, e)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"flashsale/internal/lab"
 	"flashsale/internal/loadgen"
 	"flashsale/internal/queue/sqs"
+	"flashsale/internal/textout"
 )
 
 func init() {
@@ -143,10 +143,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			return fmt.Errorf("write json: %w", err)
+		if err := textout.WriteJSON(stdout, res); err != nil {
+			return err
 		}
 	} else if err := res.WriteSummary(stdout); err != nil {
 		return fmt.Errorf("write summary: %w", err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	"flashsale/internal/capacity"
 	"flashsale/internal/loadgen"
+	"flashsale/internal/textout"
 )
 
 func init() {
@@ -79,9 +79,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError{err}
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(report)
+		return textout.WriteJSON(stdout, report)
 	}
 	return report.WriteText(stdout)
 }

@@ -27,5 +27,5 @@
 // skipped. Neither is ever fatal.
 //
 // [Analyze] turns what was parsed into one [Summary] per function and per
-// service, which [WriteText], [WriteJSON] and [WriteCSV] print.
+// service, which [WriteText] and [WriteCSV] print (and textout.WriteJSON as JSON).
 package coldstart

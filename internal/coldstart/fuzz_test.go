@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"flashsale/internal/coldstart"
+	"flashsale/internal/textout"
 )
 
 // FuzzParser checks that no input makes the parser fail or panic, and that
@@ -36,7 +37,7 @@ func FuzzParser(f *testing.F) {
 		if err := coldstart.WriteText(&b, a); err != nil {
 			t.Fatal(err)
 		}
-		if err := coldstart.WriteJSON(&b, a); err != nil {
+		if err := textout.WriteJSON(&b, a); err != nil {
 			t.Fatalf("JSON: %v", err)
 		}
 	})

@@ -2,29 +2,20 @@ package coldstart
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
-)
 
-// WriteJSON writes a as one indented JSON document.
-func WriteJSON(w io.Writer, a *Analysis) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(a); err != nil {
-		return fmt.Errorf("write JSON: %w", err)
-	}
-	return nil
-}
+	"flashsale/internal/textout"
+)
 
 // WriteText writes a as tables for people: one row per function and
 // service, then one row per cold start, then what was read and skipped.
 func WriteText(w io.Writer, a *Analysis) error {
-	ew := &errWriter{w: w}
+	ew := &textout.ErrWriter{W: w}
 	if len(a.Summaries) == 0 {
 		fmt.Fprintln(ew, "No invocations or service starts found.")
 	} else {
@@ -57,7 +48,7 @@ func WriteText(w io.Writer, a *Analysis) error {
 		fmt.Fprintln(ew, "OVERHEAD: median of init / duration over cold starts (the study: 65-73 ms on 3,000 ms, ~2.2%).")
 	}
 	fmt.Fprintln(ew, inputText(a.Input))
-	return ew.err
+	return ew.Err
 }
 
 // inputText says what was read and what was skipped.
@@ -222,23 +213,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// errWriter keeps the first write error, so that a run of Fprint calls can
-// be checked once.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-// Write writes p unless an earlier write failed.
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	if err != nil {
-		e.err = err
-	}
-	return n, err
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"flashsale/internal/coldstart"
+	"flashsale/internal/textout"
 )
 
 func scenarioAnalysis(t *testing.T) *coldstart.Analysis {
@@ -61,7 +62,7 @@ func TestWriteTextEmptyAndMalformed(t *testing.T) {
 func TestWriteJSONRoundTrip(t *testing.T) {
 	a := scenarioAnalysis(t)
 	var b bytes.Buffer
-	if err := coldstart.WriteJSON(&b, a); err != nil {
+	if err := textout.WriteJSON(&b, a); err != nil {
 		t.Fatal(err)
 	}
 	var back coldstart.Analysis
@@ -129,7 +130,7 @@ func TestWriteErrors(t *testing.T) {
 	a := scenarioAnalysis(t)
 	for name, write := range map[string]func() error{
 		"text": func() error { return coldstart.WriteText(failingWriter{}, a) },
-		"json": func() error { return coldstart.WriteJSON(failingWriter{}, a) },
+		"json": func() error { return textout.WriteJSON(failingWriter{}, a) },
 		"csv":  func() error { return coldstart.WriteCSV(failingWriter{}, a, false) },
 	} {
 		if err := write(); !errors.Is(err, errDiskFull) {

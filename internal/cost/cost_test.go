@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"flashsale/internal/cost"
+	"flashsale/internal/textout"
 )
 
 func approx(t *testing.T, what string, got, want, tol float64) {
@@ -320,7 +321,7 @@ func TestWriteText(t *testing.T) {
 func TestWriteJSON(t *testing.T) {
 	e := estimate(t, 300_000, nil)
 	var b bytes.Buffer
-	if err := cost.WriteJSON(&b, e); err != nil {
+	if err := textout.WriteJSON(&b, e); err != nil {
 		t.Fatal(err)
 	}
 	var back cost.Estimate

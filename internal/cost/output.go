@@ -1,28 +1,19 @@
 package cost
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
 	"strings"
-)
 
-// WriteJSON writes e as one indented JSON document.
-func WriteJSON(w io.Writer, e *Estimate) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(e); err != nil {
-		return fmt.Errorf("write JSON: %w", err)
-	}
-	return nil
-}
+	"flashsale/internal/textout"
+)
 
 // WriteText writes e for people: each design's line items and total, then
 // the conclusions (free tier, cheapest design, break-even volumes).
 func WriteText(w io.Writer, e *Estimate) error {
-	ew := &errWriter{w: w}
+	ew := &textout.ErrWriter{W: w}
 	p := e.Params
 	freeTier := "on"
 	if !p.FreeTierOn {
@@ -97,7 +88,7 @@ func WriteText(w io.Writer, e *Estimate) error {
 	for _, n := range e.Notes {
 		fmt.Fprintf(ew, "  Note: %s\n", n)
 	}
-	return ew.err
+	return ew.Err
 }
 
 // writeTable writes rows in columns two spaces apart, indented by two,
@@ -150,22 +141,4 @@ func money(v float64) string {
 		return "$" + strconv.FormatFloat(v, 'f', 4, 64)
 	}
 	return "$" + strconv.FormatFloat(v, 'f', 2, 64)
-}
-
-// errWriter keeps the first write error.
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-// Write writes p unless an earlier write failed.
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	if err != nil {
-		e.err = err
-	}
-	return n, err
 }
