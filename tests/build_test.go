@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"flashsale/internal/testutil/rie"
 )
 
 // Bootstrap size limits (bytes), built for the host's architecture with the
@@ -16,9 +18,6 @@ const (
 	maxProcessorBytes = 7_000_000
 	maxAPIBytes       = 11_000_000
 )
-
-// lambdaFlags are the build flags of every bootstrap (see the Makefile).
-var lambdaFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w"}
 
 var (
 	buildOnce sync.Once
@@ -48,7 +47,7 @@ func bootstraps(t *testing.T) map[string]string {
 				return
 			}
 		}
-		args := append([]string{"build"}, lambdaFlags...)
+		args := append([]string{"build"}, rie.BuildFlags...)
 		args = append(args, "-o", filepath.Join(dir, "hello", "bootstrap"), "./tests/testdata/hello")
 		cmd := exec.Command("go", args...)
 		cmd.Dir = repoRoot

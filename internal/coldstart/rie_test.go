@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -28,20 +27,6 @@ func repoRoot(t *testing.T) string {
 		t.Fatalf("module root not found: %v", err)
 	}
 	return root
-}
-
-// buildProcessor builds the processor Lambda's bootstrap as `make lambda`
-// does, for this machine.
-func buildProcessor(t *testing.T, root string) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, "./functions/processor")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the processor: %v\n%s", err, b)
-	}
-	return out
 }
 
 // syncBuffer is a buffer for the emulator's stdout and stderr together.
@@ -77,7 +62,7 @@ var (
 func TestParseEmulatorCapture(t *testing.T) {
 	emulator := rie.Require(t, filepath.Join(repoRoot(t), "bin"))
 	root := repoRoot(t)
-	bootstrap := buildProcessor(t, root)
+	bootstrap := rie.Build(t, root, "./functions/processor")
 	event, err := os.ReadFile(filepath.Join(root, "events", "sns-order.json"))
 	if err != nil {
 		t.Fatal(err)

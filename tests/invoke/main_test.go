@@ -36,19 +36,6 @@ func TestRunRejects(t *testing.T) {
 	}
 }
 
-// build compiles a function's bootstrap as the Makefile's lambda target does.
-func build(t *testing.T, fn string) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), fn, "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, "./functions/"+fn)
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", fn, err, b)
-	}
-	return out
-}
-
 // TestRun is `make invoke` for both functions; for the API, with the
 // throwaway moto_server it starts when ORDERS_TOPIC_ARN is unset.
 func TestRun(t *testing.T) {
@@ -75,7 +62,7 @@ func TestRun(t *testing.T) {
 				}
 			}
 			var out strings.Builder
-			if err := run(tt.fn, filepath.Join(repoRoot, "events", tt.event), build(t, tt.fn), emulator, &out); err != nil {
+			if err := run(tt.fn, filepath.Join(repoRoot, "events", tt.event), rie.Build(t, repoRoot, "./functions/"+tt.fn), emulator, &out); err != nil {
 				t.Fatalf("run: %v\n%s", err, out.String())
 			}
 			for _, w := range tt.want {

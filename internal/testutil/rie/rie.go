@@ -35,6 +35,27 @@ const (
 // InstallHint says how to get the emulator.
 const InstallHint = "aws-lambda-rie not found on PATH, in bin/ or in $(go env GOPATH)/bin; install it with: go install " + Module + "@" + Version
 
+// BuildFlags are the go build flags of every bootstrap, as the Makefile's
+// lambda and build-<Function> targets pass them.
+var BuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w"}
+
+// Build compiles the Go package pkg (for example ./functions/processor,
+// relative to the module root dir) into a bootstrap for Linux on this
+// machine's architecture, with BuildFlags, and returns its path in a
+// temporary directory of the test.
+func Build(t testing.TB, dir, pkg string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "bootstrap")
+	args := append(append([]string{"build"}, BuildFlags...), "-o", out, pkg)
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
 // InvokePath is the emulator's invocation endpoint.
 const InvokePath = "/2015-03-31/functions/function/invocations"
 
