@@ -44,7 +44,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed choosing which orders are declined")
 	fs.DurationVar(&cfg.VisibilityTimeout, "visibility-timeout", 0, "visibility timeout asked for each message, extended while it is held (0: the queue's)")
 	fs.DurationVar(&cfg.RetryDelay, "retry-delay", workerservice.DefaultRetryDelay, "how long a message given back stays invisible before SQS delivers it again (negative: until its visibility timeout runs out)")
-	fs.DurationVar(&cfg.CallTimeout, "sqs-call-timeout", sqsqueue.DefaultCallTimeout, "deadline of each SQS delete or visibility change (SDK retries included); keep it well under the visibility timeout. Each settle of a message is bounded by three times as much")
+	fs.DurationVar(&cfg.CallTimeout, "sqs-call-timeout", sqsqueue.DefaultCallTimeout, "deadline of each SQS delete or visibility change (SDK retries included); visibility changes get at most a third of the visibility timeout. Each settle of a message may take its call and two retries, behind a batch doing the same")
 	fs.DurationVar(&cfg.CloseTimeout, "close-timeout", workerservice.DefaultCloseTimeout, "after the payments in flight finished, how long shutdown may take to give buffered messages back and delete the last ones")
 	fs.StringVar(&cfg.Addr, "addr", workerservice.DefaultAddr, "listen address of /health and /metrics")
 	fs.StringVar(&cfg.Name, "name", workerservice.DefaultName, `service name in the logs (the "function" field of the cold-start records)`)

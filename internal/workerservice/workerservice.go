@@ -54,8 +54,9 @@ type Config struct {
 	// poison) stays invisible; see sqs.Config.RetryDelay.
 	RetryDelay time.Duration
 	// CallTimeout is the deadline of each SQS delete or visibility change
-	// (see sqs.Config.CallTimeout); sqs.DefaultCallTimeout when zero. Each
-	// Ack or Nack of the pool is bounded by three times as much.
+	// (see sqs.Config.CallTimeout: visibility changes get at most a third
+	// of the visibility timeout); sqs.DefaultCallTimeout when zero. Each Ack or Nack of the
+	// pool is bounded by the consumer's SettleBudget.
 	CallTimeout time.Duration
 	// CloseTimeout bounds the end of shutdown, after the payments in flight
 	// finished: giving buffered messages back and the last deletes;
@@ -154,8 +155,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		// Declined payments go back to SQS, which retries them and then
 		// keeps them in the dead-letter queue.
 		RetryDeclined: true,
-		// A delete may take its call and two retries.
-		SettleTimeout: 3 * cfg.CallTimeout,
+		// A delete may take its call, two retries and their backoffs,
+		// behind a batch doing the same.
+		SettleTimeout: s.consumer.SettleBudget(),
 		Observer:      s.metrics,
 		Logger:        log,
 	})

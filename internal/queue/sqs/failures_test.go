@@ -3,6 +3,7 @@ package sqs_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -244,4 +245,187 @@ func TestDeleteRetries(t *testing.T) {
 			})
 		})
 	}
+}
+
+// slowCounters is a counters whose Deleted and VisibilityChanged take a
+// while, as a contended metrics registry may: a settle that returned
+// before its call was counted shows up as a missing count.
+type slowCounters struct {
+	*counters
+}
+
+func (s slowCounters) Deleted(ok, failed int) {
+	time.Sleep(time.Millisecond)
+	s.counters.Deleted(ok, failed)
+}
+
+func (s slowCounters) VisibilityChanged(op string, ok, failed int) {
+	time.Sleep(time.Millisecond)
+	s.counters.VisibilityChanged(op, ok, failed)
+}
+
+// TestSettleCountedBeforeReturn: when Ack or Nack returns, its delete or
+// release is already counted, failed or not, so that a scrape or a test
+// that reads the counters right after sees it.
+func TestSettleCountedBeforeReturn(t *testing.T) {
+	tests := []struct {
+		name       string
+		ack        bool
+		fail       bool
+		ok, failed func(counts) int
+	}{
+		{"ack", true, false, func(c counts) int { return c.deleted }, func(c counts) int { return c.deleteFailed }},
+		{"ack failed", true, true, func(c counts) int { return c.deleted }, func(c counts) int { return c.deleteFailed }},
+		{"nack", false, false, func(c counts) int { return c.changed[sqs.OpRelease] }, func(c counts) int { return c.changeFailed[sqs.OpRelease] }},
+		{"nack failed", false, true, func(c counts) int { return c.changed[sqs.OpRelease] }, func(c counts) int { return c.changeFailed[sqs.OpRelease] }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFake(30)
+				id := f.send(body(t, 1))
+				obs := slowCounters{newCounters()}
+				c, err := sqs.New(t.Context(), f, sqs.Config{QueueURL: queueURL, Buffer: 1, Observer: obs, Logger: quiet, RetryDelay: time.Second})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close(context.Background())
+				d := receive(t, c)
+				settle := c.Nack
+				if tt.ack {
+					settle = c.Ack
+				}
+				if tt.fail {
+					f.mu.Lock()
+					f.failDelete[id] = true
+					f.failChange[f.msgs[0].receipt] = &fakeFail{n: 1, senderFault: true}
+					f.mu.Unlock()
+				}
+				err = settle(context.Background(), d)
+				if (err != nil) != tt.fail {
+					t.Fatalf("settle = %v, want an error %v", err, tt.fail)
+				}
+				got := obs.snapshot()
+				wantOK, wantFailed := 1, 0
+				if tt.fail {
+					wantOK, wantFailed = 0, 1
+				}
+				if tt.ok(got) != wantOK || tt.failed(got) != wantFailed {
+					t.Errorf("counted right after the settle returned: ok %d, failed %d; want %d, %d", tt.ok(got), tt.failed(got), wantOK, wantFailed)
+				}
+			})
+		})
+	}
+}
+
+// TestVisibilityCallTimeoutBelowVisibility: with a call timeout longer than
+// the visibility timeout, a hung extension call is cut after a third of
+// the visibility timeout, and the other held message is extended in time.
+func TestVisibilityCallTimeoutBelowVisibility(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(6)
+		f.send(body(t, 1))
+		f.send(body(t, 2))
+		c, obs := newConsumer(t, f, sqs.Config{Buffer: 2, CallTimeout: time.Minute})
+		d1 := receive(t, c)
+		d2 := receive(t, c)
+		f.mu.Lock()
+		f.hangChange = 1
+		f.mu.Unlock()
+		time.Sleep(time.Minute)
+		for _, d := range []*queue.Delivery{d1, d2} {
+			if m := f.msg(d.ID); m.receives != 1 || m.expired != 0 || !m.visibleAt.After(time.Now()) {
+				t.Errorf("%s after a hung extension call: receives %d, late extensions %d, visible %v; want 1, 0, false",
+					d.ID, m.receives, m.expired, !m.visibleAt.After(time.Now()))
+			}
+		}
+		if got := obs.snapshot().changeFailed[sqs.OpExtend]; got != 2 {
+			t.Errorf("%d failed extensions, want the 2 entries of the hung call", got)
+		}
+		if sqs.MaxCallTimeout(6*time.Second) != 2*time.Second {
+			t.Errorf("MaxCallTimeout(6s) = %v, want 2s", sqs.MaxCallTimeout(6*time.Second))
+		}
+		for _, d := range []*queue.Delivery{d1, d2} {
+			if err := c.Ack(context.Background(), d); err != nil {
+				t.Errorf("ack %s: %v", d.ID, err)
+			}
+		}
+	})
+}
+
+// TestAckWithinSettleBudget: a delete that needs its two retries, each call
+// as slow as the call timeout allows, answers within SettleBudget, behind a
+// batch doing the same; three call timeouts (the worker's old bound) are
+// not enough.
+func TestAckWithinSettleBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const callTimeout = 2 * time.Second
+		f := newFake(30)
+		f.deleteDelay = callTimeout - time.Millisecond
+		var ids []string
+		for i := range 4 {
+			ids = append(ids, f.send(body(t, int64(i+1))))
+		}
+		for _, id := range ids {
+			f.transientDelete[id] = 2
+		}
+		c, _ := newConsumer(t, f, sqs.Config{Buffer: 4, CallTimeout: callTimeout})
+		budget := c.SettleBudget()
+		if want := 2 * (3*callTimeout + 300*time.Millisecond); budget != want {
+			t.Errorf("SettleBudget = %v, want %v", budget, want)
+		}
+		var ds []*queue.Delivery
+		for range ids {
+			ds = append(ds, receive(t, c))
+		}
+		var wg sync.WaitGroup
+		for _, d := range ds {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), budget)
+				defer cancel()
+				start := time.Now()
+				if err := c.Ack(ctx, d); err != nil {
+					t.Errorf("ack %s within the settle budget %v: %v", d.ID, budget, err)
+				}
+				if took := time.Since(start); took <= 3*callTimeout {
+					t.Errorf("ack took %v: the test wants deletes slower than 3 call timeouts", took)
+				}
+			})
+		}
+		wg.Wait()
+		for _, id := range ids {
+			if m := f.msg(id); !m.deleted || m.expired != 0 {
+				t.Errorf("%s: deleted %v, late extensions %d; want true, 0", id, m.deleted, m.expired)
+			}
+		}
+	})
+}
+
+// TestAckDeadlineKeepsExtending: an Ack whose deadline ends before its
+// delete answers reports it, but the message stays extended until the
+// delete returns, so that no other consumer is handed a paid order.
+func TestAckDeadlineKeepsExtending(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(3)
+		f.deleteDelay = 10 * time.Second
+		id := f.send(body(t, 1))
+		c, obs := newConsumer(t, f, sqs.Config{Buffer: 1, CallTimeout: time.Minute})
+		d := receive(t, c)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := c.Ack(ctx, d); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("ack past its deadline = %v, want a deadline error", err)
+		}
+		time.Sleep(5 * time.Second) // the visibility (3s) would have run out unextended
+		if m := f.msg(id); m.deleted || m.expired != 0 || !m.visibleAt.After(time.Now()) {
+			t.Errorf("during the delete: deleted %v, late extensions %d, visible %v; want false, 0, false", m.deleted, m.expired, !m.visibleAt.After(time.Now()))
+		}
+		time.Sleep(10 * time.Second)
+		if m := f.msg(id); !m.deleted || m.receives != 1 || m.expired != 0 {
+			t.Errorf("after the delete: deleted %v, receives %d, late extensions %d; want true, 1, 0", m.deleted, m.receives, m.expired)
+		}
+		if got := obs.snapshot(); got.deleted != 1 || got.held != 0 {
+			t.Errorf("deleted %d, held %d; want 1, 0", got.deleted, got.held)
+		}
+	})
 }

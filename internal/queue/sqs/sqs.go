@@ -155,8 +155,10 @@ type Config struct {
 	// DefaultCallTimeout when zero. A ReceiveMessage may take WaitTime
 	// longer. A call that times out fails like any other: an extension is
 	// tried again at the next check, a release or a delete leaves the
-	// message to SQS. Keep it well under the visibility timeout: while an
-	// extension call hangs, no other message is extended.
+	// message to SQS. While a visibility call hangs no other message is
+	// extended, so the deadline of ChangeMessageVisibilityBatch calls is
+	// lowered to a third of the visibility timeout (MaxCallTimeout) when
+	// that is shorter; New logs it.
 	CallTimeout time.Duration
 	// Observer is told of receives, deletes and visibility changes;
 	// optional.
@@ -190,6 +192,8 @@ type request struct {
 	e       *entry
 	seconds int32 // visibility, for ChangeMessageVisibilityBatch
 	done    chan error
+	// finish: the batching goroutine forgets e once it answered.
+	finish bool
 }
 
 // Consumer receives orders from one SQS queue. It implements
@@ -201,6 +205,7 @@ type Consumer struct {
 	gauge      *Gauge
 	cfg        Config
 	vt         time.Duration // visibility timeout asked for, whole seconds
+	changeTO   time.Duration // deadline of each visibility call: at most vt/3
 	wait       int32         // long-poll seconds
 	checkEvery time.Duration // how often held messages are checked for extension
 	margin     time.Duration // extend when less than this is left
@@ -285,11 +290,18 @@ func New(ctx context.Context, client API, cfg Config) (*Consumer, error) {
 	if vt < time.Second {
 		vt = time.Second
 	}
+	changeTO := cfg.CallTimeout
+	if limit := MaxCallTimeout(vt); changeTO > limit {
+		cfg.Logger.Info("sqs visibility calls get a third of the visibility timeout, less than the call timeout, so that one hung call cannot let held messages become visible",
+			"queue_url", cfg.QueueURL, "call_timeout", cfg.CallTimeout.String(), "visibility_timeout", vt.String(), "visibility_call_timeout", limit.String())
+		changeTO = limit
+	}
 	c := &Consumer{
 		client:     client,
 		gauge:      gauge,
 		cfg:        cfg,
 		vt:         vt,
+		changeTO:   changeTO,
 		wait:       seconds(cfg.WaitTime),
 		checkEvery: min(max(vt/4, 50*time.Millisecond), 5*time.Second),
 		margin:     vt * 2 / 3,
@@ -331,6 +343,13 @@ func visibilityTimeout(ctx context.Context, client AttributesAPI, url string) (t
 	return time.Duration(n) * time.Second, nil
 }
 
+// MaxCallTimeout is the longest deadline of one ChangeMessageVisibilityBatch
+// call the consumer allows with the visibility timeout vt: a third of it. Held messages are
+// checked every quarter of vt at most and extended once less than two
+// thirds is left, so an extension still lands in time after a call ahead of
+// it hung for this long.
+func MaxCallTimeout(vt time.Duration) time.Duration { return vt / 3 }
+
 // seconds is d in whole seconds, rounded up.
 func seconds(d time.Duration) int32 {
 	if d <= 0 {
@@ -344,6 +363,19 @@ func (c *Consumer) QueueURL() string { return c.cfg.QueueURL }
 
 // VisibilityTimeout is the visibility timeout the consumer asks for.
 func (c *Consumer) VisibilityTimeout() time.Duration { return c.vt }
+
+// SettleBudget is how long an Ack may take before SQS answers it for good:
+// its DeleteMessageBatch call with the retries of entries that failed on
+// SQS's side and their backoffs, once for a batch that may be in progress
+// ahead of it and once for its own. A caller that bounds Ack (or Nack) with
+// a shorter deadline may see a delete reported failed that then succeeds.
+func (c *Consumer) SettleBudget() time.Duration {
+	one := time.Duration(deleteRetries+1) * c.cfg.CallTimeout
+	for i, b := 0, deleteBackoff; i < deleteRetries; i, b = i+1, b*2 {
+		one += b
+	}
+	return 2 * one
+}
 
 // Depth is the queue's ApproximateNumberOfMessages.
 func (c *Consumer) Depth(ctx context.Context) (int, error) { return c.gauge.Depth(ctx) }
@@ -493,17 +525,25 @@ func (c *Consumer) track(m types.Message, picked time.Time) *queue.Delivery {
 }
 
 // Ack deletes the message from the queue, batched with the other Acks of
-// the moment. The message stays extended until the delete returns. Ack
-// returns once SQS answered or ctx ended: a nil error means the message is
-// deleted; after an error the message comes back when its visibility
-// timeout expires (and is then recognised as paid by the worker's ledger).
+// the moment. The message stays extended until the delete returns, even
+// when ctx ends first. Ack returns once SQS answered or ctx ended: a nil
+// error means the message is deleted; after an error the message may still
+// be deleted (ctx ended first) or comes back when its visibility timeout
+// expires (and is then recognised as paid by the worker's ledger). Give it
+// SettleBudget to be told for sure.
 func (c *Consumer) Ack(ctx context.Context, d *queue.Delivery) error {
 	e, err := c.settle(d, true)
 	if err != nil {
 		return err
 	}
-	defer c.finish(e)
-	return c.call(ctx, c.deletes, &request{e: e, done: make(chan error, 1)}, "delete")
+	// Once handed to a delete loop, the request is finished there, after
+	// SQS answered: the extensions go on until then.
+	r := &request{e: e, done: make(chan error, 1), finish: true}
+	if err := c.handOff(ctx, c.deletes, r, "delete"); err != nil {
+		c.finish(e)
+		return err
+	}
+	return c.await(ctx, r, "delete")
 }
 
 // Nack stops extending the message and gives it back: visible again after
@@ -524,18 +564,31 @@ func (c *Consumer) Nack(ctx context.Context, d *queue.Delivery) error {
 
 // call hands r to a batching goroutine and waits for its answer.
 func (c *Consumer) call(ctx context.Context, to chan<- *request, r *request, what string) error {
+	if err := c.handOff(ctx, to, r, what); err != nil {
+		return err
+	}
+	return c.await(ctx, r, what)
+}
+
+// handOff hands r to a batching goroutine.
+func (c *Consumer) handOff(ctx context.Context, to chan<- *request, r *request, what string) error {
 	select {
 	case to <- r:
+		return nil
 	case <-c.closed:
 		return fmt.Errorf("sqs: %s message %s: %w", what, r.e.id, queue.ErrClosed)
 	case <-ctx.Done():
 		return fmt.Errorf("sqs: %s message %s: %w", what, r.e.id, ctx.Err())
 	}
+}
+
+// await waits for the answer to r, handed off.
+func (c *Consumer) await(ctx context.Context, r *request, what string) error {
 	select {
 	case err := <-r.done:
 		return err
 	case <-ctx.Done():
-		return fmt.Errorf("sqs: %s message %s: %w", what, r.e.id, ctx.Err())
+		return fmt.Errorf("sqs: %s message %s: no answer yet: %w", what, r.e.id, ctx.Err())
 	}
 }
 
@@ -631,9 +684,13 @@ func (c *Consumer) release(batch []*request) {
 			c.log.Warn("giving a message back failed; it becomes visible when its visibility timeout runs out",
 				"message_id", r.e.id, "err", errs[i])
 		}
+	}
+	// Observed before any Nack returns, so that whoever reads the counters
+	// after a Nack sees its release counted.
+	c.obs.VisibilityChanged(OpRelease, len(batch)-failed, failed)
+	for i, r := range batch {
 		r.done <- errs[i]
 	}
-	c.obs.VisibilityChanged(OpRelease, len(batch)-failed, failed)
 }
 
 // extendDue extends, most urgent first, every held message whose
@@ -754,9 +811,16 @@ func (c *Consumer) delete(batch []*request) {
 			c.log.Warn("deleting a processed message failed; it will come back and be recognised as a duplicate",
 				"message_id", r.e.id, "err", errs[i])
 		}
-		r.done <- errs[i]
 	}
+	// Observed before any Ack returns, so that whoever reads the counters
+	// after an Ack sees its delete counted.
 	c.obs.Deleted(len(batch)-failed, failed)
+	for i, r := range batch {
+		r.done <- errs[i]
+		if r.finish {
+			c.finish(r.e)
+		}
+	}
 }
 
 // deleteOnce makes one DeleteMessageBatch call and returns each entry's
@@ -781,7 +845,7 @@ func (c *Consumer) deleteOnce(receipts []string) []error {
 // changeVisibility makes one ChangeMessageVisibilityBatch call, whose
 // entries' IDs are their indexes, and returns each entry's error.
 func (c *Consumer) changeVisibility(entries []types.ChangeMessageVisibilityBatchRequestEntry) []error {
-	ctx, cancel := context.WithTimeout(c.bgCtx, c.cfg.CallTimeout)
+	ctx, cancel := context.WithTimeout(c.bgCtx, c.changeTO)
 	defer cancel()
 	out, err := c.client.ChangeMessageVisibilityBatch(ctx, &awssqs.ChangeMessageVisibilityBatchInput{
 		QueueUrl: aws.String(c.cfg.QueueURL), Entries: entries,
