@@ -41,26 +41,86 @@ unit:
 clean:
 	rm -rf $(BIN) .aws-sam
 
+# ---- Tools the SAM and Docker tests need --------------------------------------
+.PHONY: tools tools-check lambda-base-image
+
+## tools: install the SAM CLI (pinned, .venv/sam), Docker Engine, busybox-static and CA certificates; start dockerd; build the offline Lambda base image
+tools:
+	scripts/tools all
+
+## tools-check: say which of those tools are there
+tools-check:
+	scripts/tools check
+
+## lambda-base-image: the offline stand-in for public.ecr.aws/lambda/provided:al2023-<arch> (no registry needed)
+lambda-base-image:
+	scripts/tools base-image
+
 # ---- Serverless (AWS SAM): see docs/serverless.md ---------------------------
 LAMBDA_FLAGS  := -tags lambda.norpc -trimpath -ldflags "-s -w"
-LAMBDA_GOARCH ?= arm64
+# LAMBDA_ARCH is the functions' architecture as Lambda names it (template
+# parameter Architecture). `sam build` does not tell a makefile build the
+# architecture (aws/aws-sam-cli#3349), so `make sam-build ARCH=...` passes the
+# same value to both; the Go name follows from it.
+LAMBDA_ARCH   ?= arm64
+GOARCH_arm64  := arm64
+GOARCH_x86_64 := amd64
+LAMBDA_GOARCH ?= $(GOARCH_$(LAMBDA_ARCH))
+HOST_ARCH     := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 RIE_VERSION   := v0.0.0-20261030222936-bef5c4ba774d
 RIE           := $(abspath $(BIN))/aws-lambda-rie
+SAM_VENV      ?= .venv/sam
+SAM           ?= $(if $(wildcard $(SAM_VENV)/bin/sam),$(SAM_VENV)/bin/sam,sam)
 STACK         ?= flashsale
 FN            ?= processor
 EVENT         ?= events/sns-order.json
 SAM_FN_api       := ApiFunction
 SAM_FN_processor := ProcessorFunction
+FN_DIR_ApiFunction       := api
+FN_DIR_ProcessorFunction := processor
+# Builds for AWS (sam-build, deploy) default to the template's arm64; local
+# ones (sam-invoke, sam-api) to this machine's architecture, in a build
+# directory of their own so that `sam deploy` never ships them.
+SAM_ARCH       = $(or $(ARCH),arm64)
+SAM_LOCAL_ARCH = $(or $(ARCH),$(HOST_ARCH))
+SAM_LOCAL_DIR  := .aws-sam/local
+# --skip-pull-image: use the base image already here (the real one, or the
+# offline stand-in of `make lambda-base-image`); host.docker.internal is this
+# machine's Docker bridge address, where a local moto_server listens.
+SAM_LOCAL_FLAGS ?= --skip-pull-image --add-host host.docker.internal:host-gateway
+SAM_API_PORT    ?= 3000
+export SAM_CLI_TELEMETRY := 0
 
-.PHONY: build-ApiFunction build-ProcessorFunction lambda invoke sam-invoke validate deploy logs delete
+.PHONY: build-ApiFunction build-ProcessorFunction check-bootstraps lambda invoke sam-build sam-local-build sam-invoke sam-api validate deploy logs delete
 
-# `sam build` runs these (BuildMethod: makefile) with ARTIFACTS_DIR set; the
-# functions run on arm64 (template.yaml), so they cross-compile.
-build-ApiFunction:
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/api
+# `sam build` runs these (BuildMethod: makefile) with ARTIFACTS_DIR set. They
+# cross-compile for LAMBDA_ARCH (arm64 unless told).
+build-ApiFunction build-ProcessorFunction: build-%:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "make $@: ARTIFACTS_DIR is not set. sam build sets it (make sam-build); by hand: make $@ ARTIFACTS_DIR=<dir>" >&2; exit 2; }
+	@test -n "$(LAMBDA_GOARCH)" || { echo "make $@: LAMBDA_ARCH=$(LAMBDA_ARCH): want arm64 or x86_64" >&2; exit 2; }
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(FN_DIR_$*)
 
-build-ProcessorFunction:
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_GOARCH) $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/processor
+## check-bootstraps: every DIR/*/bootstrap is a Linux executable for ARCH (a mismatch would only fail on AWS, at the first invocation)
+check-bootstraps:
+	@test -n "$(DIR)" -a -n "$(ARCH)" || { echo "usage: make check-bootstraps DIR=.aws-sam/build ARCH=arm64|x86_64" >&2; exit 2; }
+	@set -- $(DIR)/*/bootstrap; test -f "$$1" || { echo "$(DIR): no */bootstrap: build first (make sam-build)" >&2; exit 1; }; \
+	for f; do \
+		m=$$(od -An -tx1 -j16 -N4 "$$f" | tr -d ' \n'); \
+		case "$(ARCH):$$(od -An -c -j1 -N3 "$$f" | tr -d ' \n'):$$m" in \
+		x86_64:ELF:02003e00|arm64:ELF:0200b700) echo "$$f: Linux executable for $(ARCH), $$(wc -c <"$$f") bytes";; \
+		*) echo "$$f: not a Linux executable for $(ARCH) (ELF e_type, e_machine: $$m): built for another architecture? make sam-build ARCH=$(ARCH)" >&2; exit 1;; \
+		esac; \
+	done
+
+## sam-build: sam build for AWS (ARCH=arm64 default, or x86_64), then check each bootstrap's architecture
+sam-build:
+	LAMBDA_ARCH=$(SAM_ARCH) $(SAM) build --parameter-overrides Architecture=$(SAM_ARCH) $(SAM_BUILD_FLAGS)
+	@$(MAKE) --no-print-directory check-bootstraps DIR=$(or $(SAM_BUILD_DIR),.aws-sam/build) ARCH=$(SAM_ARCH)
+
+# sam-local-build: the same for this machine (ARCH=$(HOST_ARCH)), in .aws-sam/local
+sam-local-build:
+	@$(MAKE) --no-print-directory sam-build ARCH=$(SAM_LOCAL_ARCH) SAM_BUILD_DIR=$(SAM_LOCAL_DIR)/build \
+		SAM_BUILD_FLAGS="--build-dir $(SAM_LOCAL_DIR)/build --cache-dir $(SAM_LOCAL_DIR)/cache"
 
 ## lambda: both bootstraps for this machine's architecture, in bin/lambda/{api,processor}/bootstrap
 lambda:
@@ -75,24 +135,35 @@ $(RIE):
 invoke: lambda $(RIE)
 	$(GO) run ./tests/invoke -fn $(FN) -event $(EVENT) -bootstrap $(BIN)/lambda/$(FN)/bootstrap -rie $(RIE)
 
-## sam-invoke: the same through `sam local invoke` (needs the SAM CLI and Docker)
-sam-invoke:
-	sam build
-	sam local invoke $(SAM_FN_$(FN)) --event $(EVENT) --env-vars events/env.json
+## sam-invoke: sam local invoke FN=api|processor with EVENT=events/x.json and events/env.json (needs `make tools`)
+sam-invoke: sam-local-build
+	$(SAM) local invoke $(SAM_FN_$(FN)) --template $(SAM_LOCAL_DIR)/build/template.yaml --event $(EVENT) \
+		--env-vars events/env.json --parameter-overrides Architecture=$(SAM_LOCAL_ARCH) $(SAM_LOCAL_FLAGS)
 
-## validate: lint template.yaml (SAM transform included) with cfn-lint
+## sam-api: sam local start-api on http://127.0.0.1:3000 with events/env.json (needs `make tools`)
+sam-api: sam-local-build
+	$(SAM) local start-api --template $(SAM_LOCAL_DIR)/build/template.yaml --host 127.0.0.1 --port $(SAM_API_PORT) \
+		--env-vars events/env.json --parameter-overrides Architecture=$(SAM_LOCAL_ARCH) $(SAM_LOCAL_FLAGS)
+
+## validate: sam validate --lint and cfn-lint on template.yaml
 validate:
+	$(SAM) validate --lint
 	cfn-lint template.yaml
 
-## deploy: sam build + sam deploy (samconfig.toml; run `sam deploy --guided` the first time)
+# The architecture `sam deploy` declares: samconfig.toml's Architecture
+# override, else the template's default; `make deploy` builds for it.
+DEPLOY_ARCH = $(or $(shell sed -n 's/.*Architecture=\\"\([a-z0-9_]*\)\\".*/\1/p' samconfig.toml),arm64)
+
+## deploy: sam build for samconfig.toml's Architecture (checked) + sam deploy (run `sam deploy --guided` the first time)
 deploy:
-	sam build
-	sam deploy
+	@test -z "$(ARCH)" -o "$(ARCH)" = "$(DEPLOY_ARCH)" || { echo "make deploy: ARCH=$(ARCH), but samconfig.toml deploys Architecture=$(DEPLOY_ARCH): change its parameter_overrides instead" >&2; exit 2; }
+	@$(MAKE) --no-print-directory sam-build ARCH=$(DEPLOY_ARCH)
+	$(SAM) deploy
 
 ## logs: tail both functions' CloudWatch Logs (STACK=flashsale)
 logs:
-	sam logs --stack-name $(STACK) --cw-log-group /aws/lambda/$(STACK)-api --cw-log-group /aws/lambda/$(STACK)-processor --tail
+	$(SAM) logs --stack-name $(STACK) --cw-log-group /aws/lambda/$(STACK)-api --cw-log-group /aws/lambda/$(STACK)-processor --tail
 
 ## delete: delete the stack (STACK=flashsale)
 delete:
-	sam delete --stack-name $(STACK)
+	$(SAM) delete --stack-name $(STACK)

@@ -71,6 +71,9 @@ func TestMain(m *testing.M) {
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
+	for _, dir := range samBuilds.all {
+		os.RemoveAll(dir)
+	}
 	os.Exit(code)
 }
 

@@ -219,8 +219,13 @@ func checkWiring(tp template) []string {
 		if rt := tp.fnProp(fn, "Runtime"); rt != "provided.al2023" {
 			fail("%s: Runtime %v, want provided.al2023", fn, rt)
 		}
-		if a, _ := tp.fnProp(fn, "Architectures").([]any); len(a) != 1 || a[0] != "arm64" {
-			fail("%s: Architectures %v, want [arm64]", fn, a)
+		if a, _ := tp.fnProp(fn, "Architectures").([]any); len(a) != 1 || tp.resolve(a[0]) != "arm64" {
+			fail("%s: Architectures %v, want [arm64] by default", fn, a)
+		}
+		if a, _ := tp.fnProp(fn, "Architectures").([]any); len(a) == 1 && ref(a[0]) == "Architecture" {
+			if av := fmt.Sprint(get(tp, "Parameters", "Architecture", "AllowedValues")); av != "[arm64 x86_64]" {
+				fail("Architecture: AllowedValues %s, want [arm64 x86_64]", av)
+			}
 		}
 		if h := tp.fnProp(fn, "Handler"); h != "bootstrap" {
 			fail("%s: Handler %v, want bootstrap", fn, h)
@@ -237,7 +242,7 @@ func checkWiring(tp template) []string {
 	}
 
 	// Routes: each one reaches ApiFunction through OrdersHttpApi, payload 2.0.
-	want := map[string]bool{"POST /orders/sync": false, "POST /orders/async": false, "GET /health": false}
+	want := map[string]bool{"POST /orders/sync": false, "POST /orders/async": false, "GET /health": false, "ANY $default": false}
 	for _, fn := range tp.functions() {
 		evs, _ := get(res[fn], "Properties", "Events").(map[string]any)
 		for name, ev := range evs {
@@ -480,6 +485,12 @@ func TestTemplateWiringCatchesMistakes(t *testing.T) {
 		{"x86", func(tp template) {
 			get(tp, "Globals", "Function").(map[string]any)["Architectures"] = []any{"x86_64"}
 		}, "want [arm64]"},
+		{"x86 by default", func(tp template) {
+			get(tp, "Parameters", "Architecture").(map[string]any)["Default"] = "x86_64"
+		}, "want [arm64]"},
+		{"a third architecture", func(tp template) {
+			get(tp, "Parameters", "Architecture").(map[string]any)["AllowedValues"] = []any{"arm64", "x86_64", "s390x"}
+		}, "want [arm64 x86_64]"},
 		{"go1.x runtime", func(tp template) {
 			get(tp.resources()["ProcessorFunction"], "Properties").(map[string]any)["Runtime"] = "go1.x"
 		}, "ProcessorFunction: Runtime go1.x"},
@@ -555,7 +566,7 @@ func TestTemplateBuildTargets(t *testing.T) {
 			if err != nil {
 				t.Fatalf("CodeUri %s has no Makefile: %v", dir, err)
 			}
-			if !regexp.MustCompile(`(?m)^build-` + fn + `:`).Match(mk) {
+			if !regexp.MustCompile(`(?m)^([\w-]+ )*build-` + fn + `( [\w-]+)*:`).Match(mk) {
 				t.Fatalf("%s/Makefile has no target build-%s", dir, fn)
 			}
 			out := t.TempDir()

@@ -36,15 +36,29 @@ const InstallHint = `moto_server not found on PATH; install it with: pip install
 
 // Server is a running moto_server.
 type Server struct {
-	// Endpoint is its base URL, http://127.0.0.1:PORT.
+	// Endpoint is its base URL, http://HOST:PORT (127.0.0.1 unless
+	// started with StartOn).
 	Endpoint string
 	cmd      *exec.Cmd
 }
 
-// Start starts a moto_server for the test and stops it at cleanup. When
-// moto_server is missing, the test fails with InstallHint if the CI
-// environment variable is set, and is skipped with it otherwise.
+// Start starts a moto_server on a free loopback port for the test and stops
+// it at cleanup. When moto_server is missing, the test fails with
+// InstallHint if the CI environment variable is set, and is skipped with it
+// otherwise.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	return StartOn(t, "127.0.0.1", port)
+}
+
+// StartOn is Start on the given address and port, such as this machine's
+// Docker bridge address for function containers to reach. It fails the test
+// when the port is taken.
+func StartOn(t testing.TB, host string, port int) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
@@ -53,11 +67,13 @@ func Start(t testing.TB) *Server {
 		}
 		t.Skip(InstallHint)
 	}
-	port, err := freePort()
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	if l, err := net.Listen("tcp", addr); err != nil {
+		t.Fatalf("moto_server on %s: the port is not free: %v", addr, err)
+	} else {
+		l.Close()
 	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command(bin, "-H", host, "-p", strconv.Itoa(port))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	logf, err := os.CreateTemp(t.TempDir(), "moto-*.log")
 	if err != nil {
@@ -67,7 +83,7 @@ func Start(t testing.TB) *Server {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start moto_server: %v", err)
 	}
-	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
+	s := &Server{Endpoint: "http://" + addr, cmd: cmd}
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
