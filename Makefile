@@ -88,6 +88,10 @@ SAM_LOCAL_DIR  := .aws-sam/local
 # offline stand-in of `make lambda-base-image`); host.docker.internal is this
 # machine's Docker bridge address, where a local moto_server listens.
 SAM_LOCAL_FLAGS ?= --skip-pull-image --add-host host.docker.internal:host-gateway
+# SAM reads samconfig.toml from the template's directory: name ours, or a
+# built template in .aws-sam/local/build would run without it (and
+# start-api without its warm containers).
+SAM_CONFIG      := --config-file $(CURDIR)/samconfig.toml
 SAM_API_PORT    ?= 3000
 export SAM_CLI_TELEMETRY := 0
 
@@ -137,12 +141,12 @@ invoke: lambda $(RIE)
 
 ## sam-invoke: sam local invoke FN=api|processor with EVENT=events/x.json and events/env.json (needs `make tools`)
 sam-invoke: sam-local-build
-	$(SAM) local invoke $(SAM_FN_$(FN)) --template $(SAM_LOCAL_DIR)/build/template.yaml --event $(EVENT) \
+	$(SAM) local invoke $(SAM_FN_$(FN)) --template $(SAM_LOCAL_DIR)/build/template.yaml $(SAM_CONFIG) --event $(EVENT) \
 		--env-vars events/env.json --parameter-overrides Architecture=$(SAM_LOCAL_ARCH) $(SAM_LOCAL_FLAGS)
 
 ## sam-api: sam local start-api on http://127.0.0.1:3000 with events/env.json (needs `make tools`)
 sam-api: sam-local-build
-	$(SAM) local start-api --template $(SAM_LOCAL_DIR)/build/template.yaml --host 127.0.0.1 --port $(SAM_API_PORT) \
+	$(SAM) local start-api --template $(SAM_LOCAL_DIR)/build/template.yaml $(SAM_CONFIG) --host 127.0.0.1 --port $(SAM_API_PORT) \
 		--env-vars events/env.json --parameter-overrides Architecture=$(SAM_LOCAL_ARCH) $(SAM_LOCAL_FLAGS)
 
 ## validate: sam validate --lint and cfn-lint on template.yaml

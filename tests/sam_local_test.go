@@ -31,6 +31,15 @@ import (
 // samTimeout bounds one SAM CLI command.
 const samTimeout = 5 * time.Minute
 
+// configFile is the project's samconfig.toml, absolute.
+var configFile = func() string {
+	p, err := filepath.Abs(filepath.Join(repoRoot, "samconfig.toml"))
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
+
 // samFunction is the template's logical ID of each function of
 // eventExpectations.
 var samFunction = map[string]string{"api": "ApiFunction", "processor": "ProcessorFunction"}
@@ -42,6 +51,8 @@ var samFunction = map[string]string{"api": "ApiFunction", "processor": "Processo
 func samLocalArgs(build string) []string {
 	return []string{
 		"--template", filepath.Join(build, "template.yaml"),
+		// SAM reads samconfig.toml beside the template unless told.
+		"--config-file", configFile,
 		"--env-vars", "events/env.json",
 		"--parameter-overrides", "Architecture=" + samcli.Arch(),
 		"--skip-pull-image",
@@ -375,7 +386,8 @@ func TestSAMLocalStartAPI(t *testing.T) {
 	_, fx := samMoto(t)
 	port := moto.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	args := append([]string{"local", "start-api", "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--warm-containers", "EAGER"}, samLocalArgs(build)...)
+	// Warm containers: samconfig.toml's warm_containers = "EAGER".
+	args := append([]string{"local", "start-api", "--host", "127.0.0.1", "--port", strconv.Itoa(port)}, samLocalArgs(build)...)
 	cmd := exec.Command(sam, args...)
 	cmd.Dir = repoRoot
 	cmd.Env = samcli.Env()

@@ -587,7 +587,7 @@ func TestSamconfig(t *testing.T) {
 	}
 	s := string(data)
 	for _, want := range []string{"version = 0.1", "[default.global.parameters]", `stack_name = "flashsale"`,
-		"[default.build.parameters]", "cached = true", "parallel = true", "[default.deploy.parameters]",
+		"[default.build.parameters]", "cached = false", "build_in_source = true", "parallel = true", "[default.deploy.parameters]",
 		`capabilities = "CAPABILITY_IAM"`, "confirm_changeset = true", "resolve_s3 = true", "parameter_overrides = "} {
 		if !strings.Contains(s, want) {
 			t.Errorf("samconfig.toml lacks %q", want)

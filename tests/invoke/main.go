@@ -33,6 +33,10 @@ import (
 	"flashsale/internal/testutil/rie"
 )
 
+// errFunction is returned when the function itself returned an error, as
+// Lambda would retry it: the invocation worked, the function failed.
+var errFunction = errors.New("the function returned an error")
+
 func main() {
 	fn := flag.String("fn", "processor", "function: api or processor")
 	eventPath := flag.String("event", "", "event file to invoke the function with (events/*.json)")
@@ -103,6 +107,7 @@ func run(fn, eventPath, bootstrap, emulator string, out io.Writer) error {
 	switch {
 	case inv.Err != nil:
 		fmt.Fprintf(out, "function error: %s\n", inv.Err)
+		return fmt.Errorf("%w: %s", errFunction, inv.Err.Type)
 	case fn == "api":
 		var resp events.APIGatewayV2HTTPResponse
 		if err := json.Unmarshal(inv.Response, &resp); err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,10 +47,11 @@ func TestRun(t *testing.T) {
 		fn, event string
 		needs     string
 		want      []string
+		fnErr     bool // run returns errFunction: make invoke exits non-zero
 	}{
-		{"processor", "sns-order.json", "", []string{`"message":"order paid"`, `"cold_start":true`, "Init Duration:", "emulator INIT REPORT:", "response: null"}},
-		{"processor", "sns-malformed.json", "", []string{"function error: ProcessingError"}},
-		{"api", "api-async.json", "moto_server", []string{"started moto_server on http://127.0.0.1:", "response: HTTP 202", `"status":"pending"`, "the queue subscribed to arn:aws:sns:"}},
+		{"processor", "sns-order.json", "", []string{`"message":"order paid"`, `"cold_start":true`, "Init Duration:", "emulator INIT REPORT:", "response: null"}, false},
+		{"processor", "sns-malformed.json", "", []string{"function error: ProcessingError"}, true},
+		{"api", "api-async.json", "moto_server", []string{"started moto_server on http://127.0.0.1:", "response: HTTP 202", `"status":"pending"`, "the queue subscribed to arn:aws:sns:"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fn+"/"+tt.event, func(t *testing.T) {
@@ -62,8 +64,9 @@ func TestRun(t *testing.T) {
 				}
 			}
 			var out strings.Builder
-			if err := run(tt.fn, filepath.Join(repoRoot, "events", tt.event), rie.Build(t, repoRoot, "./functions/"+tt.fn), emulator, &out); err != nil {
-				t.Fatalf("run: %v\n%s", err, out.String())
+			err := run(tt.fn, filepath.Join(repoRoot, "events", tt.event), rie.Build(t, repoRoot, "./functions/"+tt.fn), emulator, &out)
+			if tt.fnErr != errors.Is(err, errFunction) || (!tt.fnErr && err != nil) {
+				t.Fatalf("run = %v, want the function's error %v\n%s", err, tt.fnErr, out.String())
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(out.String(), w) {
