@@ -138,9 +138,10 @@ func runDoc(t *testing.T, doc string, timeout time.Duration) {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		err = fmt.Errorf("not done within %v: %w", timeout, <-done)
 	}
-	// Background servers (moto_server, sam local start-api) stop on SIGINT;
-	// what does not within 20 s is killed.
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	// Background servers (moto_server, sam local start-api) stop on
+	// SIGTERM (bash starts background commands with SIGINT ignored); what
+	// does not within 20 s is killed.
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	for i := 0; i < 100 && syscall.Kill(-cmd.Process.Pid, 0) == nil; i++ {
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -521,19 +521,22 @@ func TestSAMLocalStartAPI(t *testing.T) {
 	}
 }
 
-// stopSAM interrupts a SAM CLI server (it then removes its warm
+// stopSAM stops a SAM CLI server with SIGTERM (it then removes its warm
 // containers), and kills its process group when it has not stopped within
 // 30 s. samcli.Docker's cleanup removes any container left.
 func stopSAM(t *testing.T, cmd *exec.Cmd, logPath string) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	select {
 	case <-done:
+		if left := samcli.Containers(t); len(left) > 0 {
+			t.Errorf("sam local start-api stopped and left containers %v", left)
+		}
 	case <-time.After(30 * time.Second):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
 		log, _ := os.ReadFile(logPath)
-		t.Logf("sam local start-api did not stop within 30 s of SIGINT: killed\n%s", log)
+		t.Errorf("sam local start-api did not stop within 30 s of SIGTERM: killed\n%s", log)
 	}
 }
