@@ -100,10 +100,10 @@ func TestSAMBuild(t *testing.T) {
 	}
 }
 
-// TestCheckBootstrapsCatchesMismatch: `make check-bootstraps`, which
+// TestSAMCheckBootstraps: `make check-bootstraps`, which
 // `make sam-build` runs after `sam build`, refuses bootstraps built for
 // another architecture than the one asked for, and a directory with none.
-func TestCheckBootstrapsCatchesMismatch(t *testing.T) {
+func TestSAMCheckBootstraps(t *testing.T) {
 	dir := samBuild(t, "x86_64")
 	tests := []struct {
 		dir, arch string

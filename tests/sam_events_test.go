@@ -61,12 +61,12 @@ func roundTrip[T any](data []byte) ([]byte, error) {
 	return json.Marshal(v)
 }
 
-// TestEventsMatchSAMGenerateEvent compares each file of events/ with what
+// TestSAMGenerateEvent compares each file of events/ with what
 // the SAM CLI itself generates for its kind (`sam local generate-event sns
 // notification`, `... apigateway http-api-proxy`): every field SAM's event
 // carries is in ours, and ours decodes into aws-lambda-go's event type as
 // SAM's does, keeping the same fields.
-func TestEventsMatchSAMGenerateEvent(t *testing.T) {
+func TestSAMGenerateEvent(t *testing.T) {
 	sam := samcli.Bin(t, repoRoot)
 	generate := map[string][]string{"api": {"apigateway", "http-api-proxy"}, "processor": {"sns", "notification"}}
 	roundTrips := map[string]func([]byte) ([]byte, error){
