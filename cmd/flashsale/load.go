@@ -66,7 +66,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&sampleDepth, "depth", false, "sample the queue depth from BASE/metrics")
 	fs.StringVar(&metricsURL, "metrics-url", "", "sample the queue depth from this Prometheus metrics URL")
 	fs.StringVar(&queueURL, "queue-url", "", "sample the depth of this SQS queue (AWS settings from the environment, e.g. AWS_ENDPOINT_URL)")
-	fs.StringVar(&awsEndpoint, "aws-endpoint", "", "with --queue-url: AWS endpoint URL, such as a local moto_server (default: the SDK's settings)")
+	fs.StringVar(&awsEndpoint, "endpoint-url", "", "with --queue-url: AWS endpoint, e.g. http://127.0.0.1:5000 for moto_server (default: the SDK's, AWS_ENDPOINT_URL)")
+	alias(fs, "aws-endpoint", "endpoint-url") // its name before 2026-12
 	fs.DurationVar(&depthInterval, "depth-interval", time.Second, "time between depth readings")
 	fs.DurationVar(&drainTimeout, "drain-timeout", 0, "longest wait for the queue to empty after the load (0: until empty or interrupted)")
 	fs.IntVar(&emptyReadings, "empty-readings", 0, "consecutive empty readings that count as drained (default 1; 3 with --queue-url)")

@@ -105,7 +105,7 @@ func TestLoadQueueURL(t *testing.T) {
 	base := startServer(t, server.Config{Workers: 1, PaymentDelay: 10 * time.Millisecond})
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"load", "--url", base, "--rate", "20", "--duration", "200ms", "--quiet",
-		"--queue-url", moto.queueURL, "--aws-endpoint", moto.endpoint, "--depth-interval", "50ms"}, &stdout, &stderr)
+		"--queue-url", moto.queueURL, "--endpoint-url", moto.endpoint, "--depth-interval", "50ms"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}

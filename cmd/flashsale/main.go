@@ -60,6 +60,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && args[0] == "help" {
+			// flashsale help CMD is flashsale CMD --help.
+			if _, ok := commands[args[1]]; !ok {
+				fmt.Fprintf(stderr, "flashsale help: unknown command %q\n\n", args[1])
+				usage(stderr)
+				return 2
+			}
+			return run(ctx, []string{args[1], "--help"}, stdout, stderr)
+		}
 		usage(stdout)
 		return 0
 	}
@@ -101,7 +110,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, `Run "flashsale <command> --help" for the flags of a command.`)
+	fmt.Fprintln(w, `Run "flashsale <command> --help" (or "flashsale help <command>") for the flags of a command.`)
 }
 
 // newFlagSet returns a flag set for a command whose help (on -h or --help)
@@ -111,9 +120,26 @@ func newFlagSet(name, usageLine, description string, stdout io.Writer) *flag.Fla
 	fs.SetOutput(stdout)
 	fs.Usage = func() {
 		fmt.Fprintf(stdout, "Usage: flashsale %s %s\n\n%s\n\nFlags:\n", name, usageLine, description)
-		fs.PrintDefaults()
+		shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+		shown.SetOutput(stdout)
+		fs.VisitAll(func(f *flag.Flag) {
+			if _, hidden := f.Value.(aliasValue); !hidden {
+				shown.Var(f.Value, f.Name, f.Usage)
+				shown.Lookup(f.Name).DefValue = f.DefValue
+			}
+		})
+		shown.PrintDefaults()
 	}
 	return fs
+}
+
+// aliasValue is a flag that sets another one: an old name kept working,
+// not listed in the help.
+type aliasValue struct{ flag.Value }
+
+// alias makes old a hidden alias of the flag name of fs.
+func alias(fs *flag.FlagSet, old, name string) {
+	fs.Var(aliasValue{fs.Lookup(name).Value}, old, "alias of --"+name)
 }
 
 // parseFlags parses args, turning parse failures into usage errors and

@@ -18,6 +18,9 @@ func TestRunExitCodes(t *testing.T) {
 		{"help", []string{"--help"}, 0, "serve"},
 		{"unknown command", []string{"bogus"}, 2, `unknown command "bogus"`},
 		{"serve help", []string{"serve", "--help"}, 0, "--drain-timeout"},
+		{"help serve", []string{"help", "serve"}, 0, "Usage: flashsale serve"},
+		{"help worker", []string{"help", "worker"}, 0, "--queue-url"},
+		{"help unknown", []string{"help", "bogus"}, 2, `unknown command "bogus"`},
 		{"serve unknown flag", []string{"serve", "--nope"}, 2, "flag provided but not defined"},
 		{"serve stray argument", []string{"serve", "extra"}, 2, `unexpected argument "extra"`},
 		{"serve bad log format", []string{"serve", "--log-format", "xml"}, 2, "--log-format"},
@@ -52,5 +55,26 @@ func TestServeHelpExplainsEveryFlag(t *testing.T) {
 		if !strings.Contains(stdout.String(), "-"+flag+" ") {
 			t.Errorf("serve --help does not explain --%s", flag)
 		}
+	}
+}
+
+// TestAlias: an old flag name sets the new one and is not in the help.
+func TestAlias(t *testing.T) {
+	var help bytes.Buffer
+	fs := newFlagSet("load", "[flags]", "test", &help)
+	var endpoint string
+	fs.StringVar(&endpoint, "endpoint-url", "", "AWS endpoint")
+	alias(fs, "aws-endpoint", "endpoint-url")
+	if err := parseFlags(fs, []string{"--aws-endpoint", "http://127.0.0.1:5000"}); err != nil || endpoint != "http://127.0.0.1:5000" {
+		t.Fatalf("--aws-endpoint: err %v, endpoint-url %q; want it set", err, endpoint)
+	}
+	fs.Usage()
+	if !strings.Contains(help.String(), "-endpoint-url") || strings.Contains(help.String(), "aws-endpoint") {
+		t.Errorf("help lists the new name only, got:\n%s", help.String())
+	}
+	var stdout bytes.Buffer
+	run(context.Background(), []string{"load", "--help"}, &stdout, &stdout)
+	if strings.Contains(stdout.String(), "aws-endpoint") || !strings.Contains(stdout.String(), "-endpoint-url") {
+		t.Errorf("flashsale load --help:\n%s\nwant --endpoint-url and not --aws-endpoint", stdout.String())
 	}
 }

@@ -174,15 +174,33 @@ func TestRejections(t *testing.T) {
 	}
 }
 
+// TestTooLargeChunked: a body of unknown length (chunked) over the limit is a
+// 413 whether the object itself is too large or only what follows it, and
+// publishes nothing; within the limit, trailing data is a 400.
 func TestTooLargeChunked(t *testing.T) {
-	f := newFixture(t, nil)
-	body := `{"customer_id":1,"items":[{"product_id":"` + strings.Repeat("x", order.MaxBodyBytes) + `","quantity":1,"price":1}]}`
-	req := httptest.NewRequest("POST", "/orders/async", io.MultiReader(strings.NewReader(body)))
-	req.ContentLength = -1 // unknown length: the limit must still apply while reading
-	rec := httptest.NewRecorder()
-	f.api.ServeHTTP(rec, req)
-	if rec.Code != http.StatusRequestEntityTooLarge || len(f.pub.published) != 0 {
-		t.Fatalf("status %d, published %d; want 413 and nothing", rec.Code, len(f.pub.published))
+	valid := `{"customer_id":1,"items":[{"product_id":"sku-1","quantity":1,"price":1}]}`
+	tests := []struct {
+		name   string
+		body   string
+		status int
+	}{
+		{"object too large", `{"customer_id":1,"items":[{"product_id":"` + strings.Repeat("x", order.MaxBodyBytes) + `","quantity":1,"price":1}]}`, http.StatusRequestEntityTooLarge},
+		{"trailing spaces past the limit", valid + strings.Repeat(" ", order.MaxBodyBytes), http.StatusRequestEntityTooLarge},
+		{"trailing data past the limit", valid + strings.Repeat("x", order.MaxBodyBytes), http.StatusRequestEntityTooLarge},
+		{"trailing data within the limit", valid + " x", http.StatusBadRequest},
+		{"a second object within the limit", valid + valid, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			req := httptest.NewRequest("POST", "/orders/async", io.MultiReader(strings.NewReader(tt.body)))
+			req.ContentLength = -1 // unknown length: the limit must still apply while reading
+			rec := httptest.NewRecorder()
+			f.api.ServeHTTP(rec, req)
+			if rec.Code != tt.status || len(f.pub.published) != 0 {
+				t.Fatalf("status %d (%s), published %d; want %d and nothing", rec.Code, rec.Body, len(f.pub.published), tt.status)
+			}
+		})
 	}
 }
 

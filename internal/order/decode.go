@@ -53,10 +53,24 @@ func decodeStrict(r io.Reader, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return malformed(err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	_, err := dec.Token()
+	var syntax *json.SyntaxError
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err == nil, errors.As(err, &syntax):
+		// Read the rest: a body over the size limit is too large, whatever
+		// it holds after the object (r is bounded by the caller).
+		if _, rerr := io.Copy(io.Discard, r); rerr != nil {
+			return fmt.Errorf("%w: %w", ErrMalformed, rerr)
+		}
 		return &DecodeError{Message: "unexpected data after the JSON object"}
+	default:
+		// The reader failed while looking past the object: a body over
+		// the size limit (its trailing bytes count too), a broken
+		// connection. It keeps its identity, as in malformed.
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	return nil
 }
 
 // DecodeError is a malformed body. It wraps ErrMalformed; Field names the

@@ -215,7 +215,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.http.Serve(s.listener) }()
-	s.log.Info("flashsale serving", "addr", "http://"+s.Addr(), "queue", s.queueName(), "workers", s.cfg.Workers,
+	workers := 0 // an external publisher: the orders are paid elsewhere
+	if s.pool != nil {
+		workers = s.cfg.Workers
+	}
+	s.log.Info("flashsale serving", "addr", "http://"+s.Addr(), "queue", s.queueName(), "workers", workers,
 		"payment_delay", s.paymentDelay(), "sync_concurrency", s.cfg.SyncConcurrency,
 		"request_timeout", s.cfg.RequestTimeout, "restored_orders", s.restored)
 

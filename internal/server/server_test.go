@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"flashsale/internal/order"
+	"flashsale/internal/queue"
 	"flashsale/internal/queue/memory"
 	"flashsale/internal/server"
 )
@@ -297,4 +299,63 @@ func TestCorruptSpillFileStopsStart(t *testing.T) {
 	if err == nil {
 		t.Fatal("a corrupt spill file was ignored")
 	}
+}
+
+// nopPublisher accepts every order and does nothing with it.
+type nopPublisher struct{}
+
+func (nopPublisher) Publish(context.Context, order.Order) error { return nil }
+
+// TestStartLogSaysWhatRuns: the start-up record gives the workers that
+// really run: none with an external publisher (serve --topic-arn), whatever
+// --workers says.
+func TestStartLogSaysWhatRuns(t *testing.T) {
+	tests := []struct {
+		name      string
+		publisher queue.Publisher
+		want      string
+	}{
+		{"in-process queue", nil, "workers=3"},
+		{"external publisher", nopPublisher{}, "workers=0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs syncBuffer
+			r := start(t, server.Config{Workers: 3, Publisher: tt.publisher, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			waitFor(t, 5*time.Second, "the start-up record", func() bool { return bytes.Contains(logs.Bytes(), []byte("flashsale serving")) })
+			r.stop(t)
+			line := logs.Line("flashsale serving")
+			if !bytes.Contains(line, []byte(tt.want)) {
+				t.Errorf("start-up record %q, want %s", line, tt.want)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
+}
+
+// Line is the first line holding msg.
+func (s *syncBuffer) Line(msg string) []byte {
+	for l := range bytes.Lines(s.Bytes()) {
+		if bytes.Contains(l, []byte(msg)) {
+			return l
+		}
+	}
+	return nil
 }

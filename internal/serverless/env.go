@@ -71,6 +71,11 @@ func APIFromEnv(getenv func(string) string) (APIEnv, error) {
 	return env, nil
 }
 
+// MaxPaymentDelay bounds PAYMENT_DELAY from above (excluded), as the
+// template's PaymentDelay pattern does: a payment must end well inside the
+// functions' timeouts.
+const MaxPaymentDelay = 20 * time.Second
+
 // PaymentFromEnv reads the payment simulation's settings: PAYMENT_DELAY (a
 // Go duration, payment.DefaultDelay when unset), PAYMENT_DECLINE_RATE (0 to
 // 1, 0 when unset) and PAYMENT_SEED (an integer, 0 when unset). getenv is
@@ -82,6 +87,10 @@ func PaymentFromEnv(getenv func(string) string) (payment.Config, error) {
 	}
 	if delay <= 0 {
 		return payment.Config{}, fmt.Errorf("%s=%s: must be positive", EnvPaymentDelay, getenv(EnvPaymentDelay))
+	}
+	if delay >= MaxPaymentDelay {
+		return payment.Config{}, fmt.Errorf("%s=%s: must be below %v (the processor's timeout is 30 s, and the API's sync path answers 504 at 25 s)",
+			EnvPaymentDelay, getenv(EnvPaymentDelay), MaxPaymentDelay)
 	}
 	cfg := payment.Config{Delay: delay}
 	if s := strings.TrimSpace(getenv(EnvDeclineRate)); s != "" {
