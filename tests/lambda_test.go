@@ -193,17 +193,21 @@ func TestLambdasUnderEmulator(t *testing.T) {
 		}
 	})
 
-	t.Run("declined payment returns an error", func(t *testing.T) {
+	t.Run("declined payment is final", func(t *testing.T) {
 		declining := startEmulator(t, emulator, procName, b["processor"], append(base, "PAYMENT_DECLINE_RATE=1"))
-		for i := range 2 { // as Lambda's retries would
-			inv := invoke(t, declining, readEvent(t, "sns-order.json"))
-			logs := checkColdStartFields(t, inv, procName, i == 0)
-			if inv.Err == nil || inv.Err.Type != "ProcessingError" || !strings.Contains(inv.Err.Message, "payment declined") {
-				t.Fatalf("attempt %d: function error %v, want a ProcessingError for the declined payment", i+1, inv.Err)
-			}
-			if l := hasMessage(logs, "payment failed: returned to Lambda for retry"); l == nil || l["result"] != "declined" || l["level"] != "WARN" {
-				t.Errorf("attempt %d: no declined log line: %v", i+1, logs)
-			}
+		inv := invoke(t, declining, readEvent(t, "sns-order.json"))
+		logs := checkColdStartFields(t, inv, procName, true)
+		if inv.Err != nil {
+			t.Fatalf("function error %v, want none: a decline is an outcome, which Lambda must not retry", inv.Err)
+		}
+		if l := hasMessage(logs, "payment declined: final, not retried"); l == nil || l["result"] != "declined" || l["level"] != "WARN" {
+			t.Errorf("no declined log line: %v", logs)
+		}
+		// SNS delivers it again: not charged again.
+		inv = invoke(t, declining, readEvent(t, "sns-order.json"))
+		logs = checkColdStartFields(t, inv, procName, false)
+		if inv.Err != nil || hasMessage(logs, "order already declined: duplicate delivery skipped") == nil {
+			t.Errorf("redelivered declined order: err %v, logs %v", inv.Err, logs)
 		}
 	})
 

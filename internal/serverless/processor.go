@@ -31,6 +31,10 @@ type ProcessorConfig struct {
 	// that a retried or redelivered event does not pay them twice; a new
 	// ledger when nil.
 	Ledger *payment.Ledger
+	// Declined remembers the orders whose payment this environment saw
+	// declined, so that a redelivery does not charge the card again; a new
+	// ledger when nil.
+	Declined *payment.Ledger
 	// Logger receives one record per order; required.
 	Logger *slog.Logger
 	// Invocations tells cold starts; counted from ProcessStart when nil.
@@ -57,6 +61,9 @@ func NewProcessor(cfg ProcessorConfig) (*Processor, error) {
 	if cfg.Ledger == nil {
 		cfg.Ledger = payment.NewLedger(0)
 	}
+	if cfg.Declined == nil {
+		cfg.Declined = payment.NewLedger(0)
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -67,13 +74,16 @@ func NewProcessor(cfg ProcessorConfig) (*Processor, error) {
 }
 
 // Handle processes an SNS event: every record's order is paid (SNS delivers
-// one record per invocation; several are paid one after the other). It
-// returns nil when every order was paid, or was already paid by this
-// environment. Otherwise it returns an error naming each failed record, and
-// wrapping payment.ErrDeclined, ErrMalformedMessage or the context's error,
-// so that Lambda retries the event and then sends it to the failure
-// destination; the error is a *ProcessingError. Nothing is dropped silently: each record gets a log line
-// carrying order_id, cold_start and, on the first invocation, init_ms.
+// one record per invocation; several are paid one after the other). A
+// declined payment is an outcome, not a failure: it is logged (result
+// "declined", level WARN) and final, never retried, as a real provider
+// would charge the card again. Handle returns nil when every order was paid
+// or declined, now or before by this environment. Otherwise it returns an
+// error naming each failed record, and wrapping ErrMalformedMessage or the
+// payment's transient error (the context's, a timeout), so that Lambda
+// retries the event and then sends it to the failure destination; the error
+// is a *ProcessingError. Nothing is dropped silently: each record gets a log
+// line carrying order_id, cold_start and, on the first invocation, init_ms.
 func (p *Processor) Handle(ctx context.Context, ev events.SNSEvent) error {
 	inv := p.cfg.Invocations.Next()
 	log := p.cfg.Logger.With(inv.Attrs()...)
@@ -126,16 +136,22 @@ func (p *Processor) record(ctx context.Context, log *slog.Logger, rec events.SNS
 		log.InfoContext(ctx, "order already paid: duplicate delivery skipped", "result", "duplicate")
 		return nil
 	}
+	if p.cfg.Declined.Paid(o.ID) {
+		log.InfoContext(ctx, "order already declined: duplicate delivery skipped", "result", "duplicate")
+		return nil
+	}
 	start := p.cfg.Now()
 	err = p.cfg.Payer.Pay(ctx, o)
 	took := p.cfg.Now().Sub(start)
 	result := payment.ResultOf(err)
+	if errors.Is(err, payment.ErrDeclined) {
+		p.cfg.Declined.Record(o.ID)
+		log.WarnContext(ctx, "payment declined: final, not retried", "result", string(result), "payment_ms", ms(took),
+			"customer_id", o.CustomerID, "total", o.Total())
+		return nil
+	}
 	if err != nil {
-		level := slog.LevelError
-		if errors.Is(err, payment.ErrDeclined) {
-			level = slog.LevelWarn
-		}
-		log.Log(ctx, level, "payment failed: returned to Lambda for retry",
+		log.ErrorContext(ctx, "payment failed: returned to Lambda for retry",
 			"result", string(result), "payment_ms", ms(took), "error", err.Error())
 		return fmt.Errorf("order %s: %w", o.ID, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -69,9 +70,10 @@ func eventFor(t *testing.T, orders ...order.Order) events.SNSEvent {
 
 // countingPayer records the orders it pays and fails those listed.
 type countingPayer struct {
-	mu   sync.Mutex
-	paid []string
-	fail map[string]error
+	mu    sync.Mutex
+	paid  []string
+	fail  map[string]error
+	calls int // payment attempts
 }
 
 func (p *countingPayer) Pay(ctx context.Context, o order.Order) error {
@@ -80,6 +82,7 @@ func (p *countingPayer) Pay(ctx context.Context, o order.Order) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.calls++
 	if err := p.fail[o.ID]; err != nil {
 		return err
 	}
@@ -104,7 +107,7 @@ func TestHandle(t *testing.T) {
 		wantMsg  string // a log message that must appear
 	}{
 		{"one order paid", lambdaCtx("req-1"), eventFor(t, good), nil, []string{"good-1"}, "order paid"},
-		{"declined returns error", lambdaCtx("req-2"), eventFor(t, declined), payment.ErrDeclined, nil, "payment failed: returned to Lambda for retry"},
+		{"declined is final, no error", lambdaCtx("req-2"), eventFor(t, declined), nil, nil, "payment declined: final, not retried"},
 		{"malformed body", lambdaCtx("req-3"), events.SNSEvent{Records: []events.SNSEventRecord{snsRecord(t, `{"order_id":"x"`, "x")}},
 			serverless.ErrMalformedMessage, nil, "malformed order message: sent to the failure destination after retries"},
 		{"foreign JSON", lambdaCtx("req-4"), events.SNSEvent{Records: []events.SNSEventRecord{snsRecord(t, `{"hello":"world"}`, "")}},
@@ -278,19 +281,42 @@ func TestNewProcessorRequires(t *testing.T) {
 
 func TestHandleErrorIsProcessingError(t *testing.T) {
 	p, _ := serverless.NewProcessor(serverless.ProcessorConfig{
-		Payer:  &countingPayer{fail: map[string]error{"declined-1": payment.ErrDeclined}},
+		Payer:  &countingPayer{fail: map[string]error{"declined-1": payment.ErrDeclined, "failing-1": context.DeadlineExceeded}},
 		Logger: serverless.NewLogger(&bytes.Buffer{}, "processor", ""),
 	})
-	ev := eventFor(t, newOrder(t, "ok-1"), newOrder(t, "declined-1"))
+	ev := eventFor(t, newOrder(t, "ok-1"), newOrder(t, "declined-1"), newOrder(t, "failing-1"))
 	err := p.Handle(lambdaCtx("r"), ev)
 	var pe *serverless.ProcessingError
 	if !errors.As(err, &pe) {
 		t.Fatalf("error %T %v, want *ProcessingError", err, err)
 	}
-	if pe.Failed != 1 || pe.Total != 2 {
-		t.Fatalf("failed %d of %d, want 1 of 2", pe.Failed, pe.Total)
+	if pe.Failed != 1 || pe.Total != 3 {
+		t.Fatalf("failed %d of %d, want 1 of 3 (a decline is an outcome)", pe.Failed, pe.Total)
 	}
-	if !strings.Contains(err.Error(), "declined-1") || strings.Contains(err.Error(), "ok-1") {
+	if !strings.Contains(err.Error(), "failing-1") || strings.Contains(err.Error(), "ok-1") || strings.Contains(err.Error(), "declined-1") {
 		t.Fatalf("error %q should name the failed order only", err)
+	}
+}
+
+// TestDeclineIsFinal: a declined order is not charged again when SNS or
+// Lambda delivers it again to the same environment.
+func TestDeclineIsFinal(t *testing.T) {
+	var buf bytes.Buffer
+	payer := &countingPayer{fail: map[string]error{"declined-1": payment.ErrDeclined}}
+	p, err := serverless.NewProcessor(serverless.ProcessorConfig{Payer: payer, Logger: serverless.NewLogger(&buf, "processor", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := eventFor(t, newOrder(t, "declined-1"))
+	for i := range 3 {
+		if err := p.Handle(lambdaCtx(fmt.Sprintf("req-%d", i)), ev); err != nil {
+			t.Fatalf("delivery %d of a declined order: %v, want nil (final)", i+1, err)
+		}
+	}
+	if payer.calls != 1 {
+		t.Errorf("%d payment attempts for one declined order delivered 3 times, want 1", payer.calls)
+	}
+	if n := strings.Count(buf.String(), "order already declined: duplicate delivery skipped"); n != 2 {
+		t.Errorf("%d duplicate records, want 2:\n%s", n, buf.String())
 	}
 }
