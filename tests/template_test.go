@@ -315,6 +315,44 @@ func checkWiring(tp template) []string {
 		fail("ApiFunction: REQUEST_TIMEOUT %v differs from the function's default %v", d, serverless.DefaultRequestTimeout)
 	}
 
+	// Queues hold orders: they outlive the stack. Each SNS subscription
+	// has a dead-letter queue of its own.
+	dlqOf := map[string]string{} // dead-letter queue -> subscription
+	for name, r := range res {
+		if get(r, "Type") == "AWS::SQS::Queue" {
+			if get(r, "DeletionPolicy") != "Retain" || get(r, "UpdateReplacePolicy") != "Retain" {
+				fail("%s: DeletionPolicy %v, UpdateReplacePolicy %v; want Retain for both (it holds orders)", name, get(r, "DeletionPolicy"), get(r, "UpdateReplacePolicy"))
+			}
+		}
+		subs := map[string]any{}
+		if get(r, "Type") == "AWS::SNS::Subscription" {
+			subs[name] = get(r, "Properties", "RedrivePolicy")
+		}
+		evs, _ := get(r, "Properties", "Events").(map[string]any)
+		for ev, e := range evs {
+			if get(e, "Type") == "SNS" {
+				subs[name+"."+ev] = get(e, "Properties", "RedrivePolicy")
+			}
+		}
+		for sub, rp := range subs {
+			var dlq string
+			switch a := get(get(rp, "deadLetterTargetArn"), "Fn::GetAtt").(type) {
+			case []any:
+				dlq = fmt.Sprint(a[0]) + "." + fmt.Sprint(a[len(a)-1])
+			case string:
+				dlq = a
+			}
+			if dlq == "" {
+				fail("%s: no dead-letter queue (RedrivePolicy.deadLetterTargetArn)", sub)
+				continue
+			}
+			if other, dup := dlqOf[dlq]; dup {
+				fail("%s and %s share the dead-letter queue %s: give each subscription its own", sub, other, dlq)
+			}
+			dlqOf[dlq] = sub
+		}
+	}
+
 	if tp.typeOf("OrdersTopic") != "AWS::SNS::Topic" {
 		fail("OrdersTopic is not an AWS::SNS::Topic")
 	}
@@ -479,6 +517,15 @@ func TestTemplateWiringCatchesMistakes(t *testing.T) {
 			}
 		}, "RedrivePolicy does not target"},
 		{"no queue policy", func(tp template) { delete(tp.resources(), "OrdersDeadLetterQueuePolicy") }, "no AWS::SQS::QueuePolicy"},
+		{"queue deleted with the stack", func(tp template) {
+			delete(tp.resources()["ProcessorFailureQueue"].(map[string]any), "DeletionPolicy")
+		}, "ProcessorFailureQueue: DeletionPolicy <nil>"},
+		{"queue replaced without retaining", func(tp template) {
+			delete(tp.resources()["WorkerDeadLetterQueue"].(map[string]any), "UpdateReplacePolicy")
+		}, "WorkerDeadLetterQueue: DeletionPolicy Retain, UpdateReplacePolicy <nil>"},
+		{"shared subscription dead-letter queue", func(tp template) {
+			get(tp.resources()["WorkerOrdersSubscription"], "Properties", "RedrivePolicy").(map[string]any)["deadLetterTargetArn"] = map[string]any{"Fn::GetAtt": []any{"OrdersDeadLetterQueue", "Arn"}}
+		}, "share the dead-letter queue OrdersDeadLetterQueue.Arn"},
 		{"no failure destination", func(tp template) {
 			delete(get(tp.resources()["ProcessorFunction"], "Properties").(map[string]any), "EventInvokeConfig")
 		}, "OnFailure is not an SQS queue"},
