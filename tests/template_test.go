@@ -315,6 +315,25 @@ func checkWiring(tp template) []string {
 		fail("ApiFunction: REQUEST_TIMEOUT %v differs from the function's default %v", d, serverless.DefaultRequestTimeout)
 	}
 
+	// Reserved concurrency: a parameter per function, none when empty.
+	for fn, param := range map[string]string{"ApiFunction": "ApiReservedConcurrency", "ProcessorFunction": "ProcessorReservedConcurrency"} {
+		if d := get(tp, "Parameters", param, "Default"); d != "" {
+			fail("%s: Default %v, want empty (no reservation)", param, d)
+		}
+		re, err := regexp.Compile(str(get(tp, "Parameters", param, "AllowedPattern")))
+		if err != nil {
+			fail("%s: AllowedPattern: %v", param, err)
+		} else if !re.MatchString("") || !re.MatchString("180") || re.MatchString("0") || re.MatchString("-1") || re.MatchString("ten") {
+			fail("%s: AllowedPattern %s, want empty or a positive whole number", param, re)
+		}
+		rce, _ := get(res[fn], "Properties", "ReservedConcurrentExecutions", "Fn::If").([]any)
+		if len(rce) != 3 || ref(rce[1]) != param || ref(rce[2]) != "AWS::NoValue" {
+			fail("%s: ReservedConcurrentExecutions %v, want !If [cond, !Ref %s, !Ref AWS::NoValue]", fn, get(res[fn], "Properties", "ReservedConcurrentExecutions"), param)
+		} else if cond := get(tp, "Conditions", str(rce[0])); fmt.Sprint(cond) != fmt.Sprintf("map[Fn::Not:[map[Fn::Equals:[map[Ref:%s] ]]]]", param) {
+			fail("%s: condition %v of ReservedConcurrentExecutions is not `%s is not empty`", fn, cond, param)
+		}
+	}
+
 	// Queues hold orders: they outlive the stack. Each SNS subscription
 	// has a dead-letter queue of its own.
 	dlqOf := map[string]string{} // dead-letter queue -> subscription
@@ -517,6 +536,12 @@ func TestTemplateWiringCatchesMistakes(t *testing.T) {
 			}
 		}, "RedrivePolicy does not target"},
 		{"no queue policy", func(tp template) { delete(tp.resources(), "OrdersDeadLetterQueuePolicy") }, "no AWS::SQS::QueuePolicy"},
+		{"processor uncapped", func(tp template) {
+			delete(get(tp.resources()["ProcessorFunction"], "Properties").(map[string]any), "ReservedConcurrentExecutions")
+		}, "ProcessorFunction: ReservedConcurrentExecutions <nil>"},
+		{"zero reserved", func(tp template) {
+			get(tp, "Parameters", "ApiReservedConcurrency").(map[string]any)["AllowedPattern"] = "^[0-9]*$"
+		}, "ApiReservedConcurrency: AllowedPattern"},
 		{"queue deleted with the stack", func(tp template) {
 			delete(tp.resources()["ProcessorFailureQueue"].(map[string]any), "DeletionPolicy")
 		}, "ProcessorFailureQueue: DeletionPolicy <nil>"},

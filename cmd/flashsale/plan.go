@@ -65,6 +65,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&sc.Sync.ThinkMax, "think-max", loadgen.DefaultThinkMax, "sync path: longest think time between requests")
 	fs.Float64Var(&sc.Sync.SpawnRate, "spawn-rate", loadgen.DefaultSpawnRate, "sync path: users started per second in the simulated run")
 	fs.IntVar(&sc.Runs, "runs", 10, "sync path: seeded simulations averaged")
+	fs.IntVar(&sc.ConcurrencyQuota, "concurrency-quota", capacity.DefaultConcurrencyQuota, "Lambda concurrent executions the account allows in the Region: warn when the processor needs more")
 	fs.Uint64Var(&seed, "seed", 1, "sync path: first seed of the simulations")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	if err := parseFlags(fs, args); err != nil {
@@ -73,6 +74,9 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sc.Sync.Seed = seed
 	if sc.Runs < 1 {
 		return usageError{fmt.Errorf("--runs %d: need at least 1", sc.Runs)}
+	}
+	if sc.ConcurrencyQuota < 1 {
+		return usageError{fmt.Errorf("--concurrency-quota %d: need at least 1", sc.ConcurrencyQuota)}
 	}
 	report, err := capacity.Build(sc)
 	if err != nil {

@@ -46,6 +46,43 @@ func TestPlanCommand(t *testing.T) {
 	}
 }
 
+// TestPlanConcurrencyQuota: plan gives the processor's concurrency as a
+// share of the account's quota, and warns when it passes it.
+func TestPlanConcurrencyQuota(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    string
+		warns   bool
+		jsonArg bool
+	}{
+		{"study burst, default quota", []string{"--rate", "60"}, "180.0 of the account's 1,000 (18.0%)", false, false},
+		{"async throttle, long payments", []string{"--rate", "100", "--payment-delay", "15s"}, "1,500.0 of the account's 1,000 (150.0%)", true, false},
+		{"quota given", []string{"--rate", "60", "--concurrency-quota", "100"}, "180.0 of the account's 100 (180.0%)", true, false},
+		{"exactly the quota", []string{"--rate", "100", "--payment-delay", "10s"}, "1,000.0 of the account's 1,000 (100.0%)", false, false},
+		{"json", []string{"--rate", "60", "--concurrency-quota", "100", "--json"}, `"over_concurrency_quota": true`, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(context.Background(), append([]string{"plan", "--workers", "1", "--runs", "1"}, tt.args...), &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			out := stdout.String()
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("output lacks %q:\n%s", tt.want, out)
+			}
+			if !tt.jsonArg && strings.Contains(out, "WARNING: the processor alone needs") != tt.warns {
+				t.Errorf("warning shown %v, want %v:\n%s", !tt.warns, tt.warns, out)
+			}
+		})
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"plan", "--concurrency-quota", "0"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "--concurrency-quota") {
+		t.Errorf("--concurrency-quota 0: exit %d, %s; want a usage error", code, stderr.String())
+	}
+}
+
 func TestPlanAndLoadUsage(t *testing.T) {
 	tests := []struct {
 		name     string

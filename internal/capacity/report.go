@@ -27,7 +27,15 @@ type Scenario struct {
 	// Runs is how many seeded simulations of the sync path are averaged
 	// (10 when zero).
 	Runs int
+	// ConcurrencyQuota is the Lambda concurrent executions the account
+	// allows in the Region (DefaultConcurrencyQuota when zero): the report
+	// warns when the processor alone would need more.
+	ConcurrencyQuota int
 }
+
+// DefaultConcurrencyQuota is AWS Lambda's default concurrent executions
+// quota per account and Region.
+const DefaultConcurrencyQuota = 1000
 
 // Report is the capacity of a Scenario.
 type Report struct {
@@ -46,6 +54,12 @@ type Report struct {
 	Abandoning, Keeping SyncMean
 }
 
+// OverQuota reports whether the processor Lambda alone would need more
+// concurrent executions (Little's law, rounded up) than the quota.
+func (r Report) OverQuota() bool {
+	return len(r.Plans) > 0 && math.Ceil(r.Plans[0].LambdaConcurrency) > float64(r.Scenario.ConcurrencyQuota)
+}
+
 // Build computes the report of sc.
 func Build(sc Scenario) (Report, error) {
 	if len(sc.Workers) == 0 {
@@ -53,6 +67,12 @@ func Build(sc Scenario) (Report, error) {
 	}
 	if sc.Runs == 0 {
 		sc.Runs = 10
+	}
+	switch {
+	case sc.ConcurrencyQuota == 0:
+		sc.ConcurrencyQuota = DefaultConcurrencyQuota
+	case sc.ConcurrencyQuota < 0:
+		return Report{}, fmt.Errorf("concurrency quota %d: must be positive", sc.ConcurrencyQuota)
 	}
 	r := Report{Scenario: sc}
 	for _, n := range sc.Workers {
@@ -122,7 +142,14 @@ func (r Report) WriteText(w io.Writer) error {
 	}
 	p0 := r.Plans[0]
 	fmt.Fprintf(b, "\n  real time needs %d workers (utilization < 1; λ·S = %s)\n", p0.WorkersForRealTime, num(p0.LambdaConcurrency, 1))
-	fmt.Fprintf(b, "  Lambda concurrency by Little's law (L = λ·W, W = %v): %s\n", sc.PaymentDelay, num(p0.LambdaConcurrency, 1))
+	fmt.Fprintf(b, "  Lambda concurrency by Little's law (L = λ·W, W = %v): %s of the account's %s (%s%%)\n",
+		sc.PaymentDelay, num(p0.LambdaConcurrency, 1), num(float64(sc.ConcurrencyQuota), 0), num(100*p0.LambdaConcurrency/float64(sc.ConcurrencyQuota), 1))
+	if r.OverQuota() {
+		fmt.Fprintf(b, "  WARNING: the processor alone needs %s concurrent executions, over the quota of %s: Lambda throttles it\n"+
+			"  (SNS retries throttled deliveries, then dead-letters them) and the API function shares the same quota; ask for a\n"+
+			"  higher quota (--concurrency-quota) or cap the processor (ProcessorReservedConcurrency) and let the backlog wait\n",
+			num(math.Ceil(p0.LambdaConcurrency), 0), num(float64(sc.ConcurrencyQuota), 0))
+	}
 	fmt.Fprintf(b, "  drain = peak backlog / (workers / payment delay); the study rounded workers / delay to 2 decimals first\n")
 
 	m := r.Sync
@@ -187,10 +214,12 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	}
 	sc := r.Scenario
 	out := struct {
-		Rate         float64    `json:"rate"`
-		BurstSeconds float64    `json:"burst_s"`
-		DelaySeconds float64    `json:"payment_delay_s"`
-		Queue        []planJSON `json:"queue"`
+		Rate             float64    `json:"rate"`
+		BurstSeconds     float64    `json:"burst_s"`
+		DelaySeconds     float64    `json:"payment_delay_s"`
+		ConcurrencyQuota int        `json:"concurrency_quota"`
+		OverQuota        bool       `json:"over_concurrency_quota"`
+		Queue            []planJSON `json:"queue"`
 		Sync         struct {
 			Users                 int      `json:"users"`
 			Slots                 int      `json:"slots"`
@@ -208,7 +237,8 @@ func (r Report) MarshalJSON() ([]byte, error) {
 			Abandoning            *simJSON `json:"run_abandoning,omitempty"`
 			Keeping               *simJSON `json:"run_keeping,omitempty"`
 		} `json:"sync"`
-	}{Rate: sc.Rate, BurstSeconds: sc.Burst.Seconds(), DelaySeconds: sc.PaymentDelay.Seconds()}
+	}{Rate: sc.Rate, BurstSeconds: sc.Burst.Seconds(), DelaySeconds: sc.PaymentDelay.Seconds(),
+		ConcurrencyQuota: sc.ConcurrencyQuota, OverQuota: r.OverQuota()}
 	for i, p := range r.Plans {
 		sp := r.Study[i]
 		out.Queue = append(out.Queue, planJSON{
