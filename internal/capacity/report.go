@@ -220,7 +220,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		ConcurrencyQuota int        `json:"concurrency_quota"`
 		OverQuota        bool       `json:"over_concurrency_quota"`
 		Queue            []planJSON `json:"queue"`
-		Sync         struct {
+		Sync             struct {
 			Users                 int      `json:"users"`
 			Slots                 int      `json:"slots"`
 			TimeoutSeconds        float64  `json:"timeout_s"`
