@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"go.yaml.in/yaml/v3"
 
 	"flashsale/internal/serverless"
@@ -652,29 +653,73 @@ func TestTemplateBuildTargets(t *testing.T) {
 	}
 }
 
+// TestSamconfig reads samconfig.toml (with a TOML parser, as SAM does): the
+// defaults of build and deploy; every parameter of the template in
+// parameter_overrides, with its default; and `sam sync` on a stack of its
+// own in every environment, never the deployed one.
 func TestSamconfig(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(repoRoot, "samconfig.toml"))
-	if err != nil {
-		t.Fatal(err)
+	var cfg map[string]any
+	if _, err := toml.DecodeFile(filepath.Join(repoRoot, "samconfig.toml"), &cfg); err != nil {
+		t.Fatalf("samconfig.toml: %v", err)
 	}
-	s := string(data)
-	for _, want := range []string{"version = 0.1", "[default.global.parameters]", `stack_name = "flashsale"`,
-		"[default.build.parameters]", "cached = false", "build_in_source = true", "parallel = true", "[default.deploy.parameters]",
-		`capabilities = "CAPABILITY_IAM"`, "confirm_changeset = true", "resolve_s3 = true", "parameter_overrides = "} {
-		if !strings.Contains(s, want) {
-			t.Errorf("samconfig.toml lacks %q", want)
+	param := func(env, cmd, key string) any { return get(cfg, env, cmd, "parameters", key) }
+	for _, c := range []struct {
+		env, cmd, key string
+		want          any
+	}{
+		{"default", "global", "stack_name", "flashsale"},
+		{"default", "build", "cached", false},
+		{"default", "build", "build_in_source", true},
+		{"default", "build", "parallel", true},
+		{"default", "validate", "lint", true},
+		{"default", "deploy", "capabilities", "CAPABILITY_IAM"},
+		{"default", "deploy", "confirm_changeset", true},
+		{"default", "deploy", "resolve_s3", true},
+		{"default", "local_start_api", "warm_containers", "EAGER"},
+	} {
+		if got := param(c.env, c.cmd, c.key); got != c.want {
+			t.Errorf("[%s.%s.parameters] %s = %v, want %v", c.env, c.cmd, c.key, got, c.want)
 		}
 	}
-	tp := template(loadTemplate(t, filepath.Join(repoRoot, "template.yaml")))
-	m := regexp.MustCompile(`(?m)^parameter_overrides = "(.*)"$`).FindStringSubmatch(s)
-	if m == nil {
-		t.Fatal("no parameter_overrides line")
+	if v := get(cfg, "version"); v != 0.1 {
+		t.Errorf("version = %v, want 0.1", v)
 	}
-	for _, kv := range regexp.MustCompile(`(\w+)=\\"([^\\]*)\\"`).FindAllStringSubmatch(m[1], -1) {
-		if get(tp, "Parameters", kv[1]) == nil {
-			t.Errorf("parameter_overrides sets %s, which template.yaml does not declare", kv[1])
-		} else if d := fmt.Sprint(get(tp, "Parameters", kv[1], "Default")); d != kv[2] {
-			t.Errorf("parameter_overrides %s=%s differs from the template default %s", kv[1], kv[2], d)
+
+	tp := template(loadTemplate(t, filepath.Join(repoRoot, "template.yaml")))
+	overrides := map[string]string{}
+	for _, kv := range regexp.MustCompile(`(\w+)="([^"]*)"`).FindAllStringSubmatch(str(param("default", "deploy", "parameter_overrides")), -1) {
+		overrides[kv[1]] = kv[2]
+	}
+	params, _ := tp["Parameters"].(map[string]any)
+	for name := range params {
+		v, ok := overrides[name]
+		if d := fmt.Sprint(get(tp, "Parameters", name, "Default")); !ok || v != d {
+			t.Errorf("parameter_overrides: %s=%q (set %v), want the template default %q", name, v, ok, d)
+		}
+	}
+	for name := range overrides {
+		if params[name] == nil {
+			t.Errorf("parameter_overrides sets %s, which template.yaml does not declare", name)
+		}
+	}
+
+	deployed := str(param("default", "global", "stack_name"))
+	if s := param("default", "deploy", "stack_name"); s != nil {
+		deployed = str(s)
+	}
+	if get(cfg, "dev", "sync") == nil {
+		t.Error("no [dev.sync.parameters]: `sam sync --config-env dev` is the documented way to sync")
+	}
+	for env := range cfg {
+		if get(cfg, env, "sync") == nil {
+			continue
+		}
+		stack := str(param(env, "global", "stack_name"))
+		if s := param(env, "sync", "stack_name"); s != nil {
+			stack = str(s)
+		}
+		if stack == "" || stack == deployed {
+			t.Errorf("[%s] sam sync would change stack %q, the deployed one: give sync a stack of its own", env, stack)
 		}
 	}
 }
