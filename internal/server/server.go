@@ -113,6 +113,7 @@ type Server struct {
 	listener net.Listener
 	http     *http.Server
 	metrics  *metrics.Metrics
+	gate     *drainGate
 	queue    *memory.Queue // nil with an external publisher
 	pool     *worker.Pool  // nil with an external publisher
 	restored int
@@ -175,8 +176,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.gate = &drainGate{next: api, rejected: s.metrics.OrderRejected}
 	s.http = &http.Server{
-		Handler:           api,
+		Handler:           s.gate,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      cfg.RequestTimeout + 10*time.Second,
@@ -229,12 +231,17 @@ func (s *Server) Run(ctx context.Context) error {
 	case err = <-serveErr:
 		err = fmt.Errorf("http server: %w", err)
 	}
-	s.log.Info("shutting down: no new requests; finishing in-flight requests")
-	httpCtx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout+5*time.Second)
-	defer cancel()
-	if shutErr := s.http.Shutdown(httpCtx); shutErr != nil {
-		s.log.Warn("in-flight requests cut short", "err", shutErr)
-	}
+	s.log.Info("shutting down: /health and new requests answer 503; finishing in-flight requests")
+	s.gate.close()
+	// The listener stays open while the queue drains, answering 503, and
+	// closes at the end.
+	defer func() {
+		httpCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if shutErr := s.http.Shutdown(httpCtx); shutErr != nil {
+			s.log.Warn("closing the listener", "err", shutErr)
+		}
+	}()
 	if s.pool == nil {
 		return err
 	}
