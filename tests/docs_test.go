@@ -175,3 +175,9 @@ func TestDocsServerless(t *testing.T) {
 		t.Logf("containers left by the walkthrough, removed now: %s", strings.Join(left, " "))
 	}
 }
+
+// TestDocsREADME runs the README's runnable walkthrough (the worker service
+// against moto_server) as written.
+func TestDocsREADME(t *testing.T) {
+	runDoc(t, "README.md", 5*time.Minute)
+}
