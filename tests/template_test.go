@@ -424,34 +424,90 @@ func checkWiring(tp template) []string {
 		fail("the processor's memory is not the MemorySize parameter")
 	}
 
-	// Only ApiFunction may publish, and only to OrdersTopic.
+	// Each function runs with a role of the template that grants what it
+	// needs on the stack's own resources and nothing else: logs on its own
+	// log group, sns:Publish on OrdersTopic for ApiFunction only,
+	// sqs:SendMessage on the failure queue for ProcessorFunction only; no
+	// managed policy (AWSLambdaBasicExecutionRole's logs cover every log
+	// group of the account), no SAM Policies (ignored beside a Role).
+	wantGrants := map[string]map[string]string{ // function -> action -> resource
+		"ApiFunction": {"logs:CreateLogStream": "ApiLogGroup.Arn", "logs:PutLogEvents": "ApiLogGroup.Arn", "sns:Publish": "OrdersTopic"},
+		"ProcessorFunction": {"logs:CreateLogStream": "ProcessorLogGroup.Arn", "logs:PutLogEvents": "ProcessorLogGroup.Arn",
+			"sqs:SendMessage": "ProcessorFailureQueue.Arn"},
+	}
+	roleOf := map[string]string{}
 	for _, fn := range tp.functions() {
-		pols, _ := tp.fnProp(fn, "Policies").([]any)
-		for _, p := range pols {
-			publishes := get(p, "SNSPublishMessagePolicy") != nil || get(p, "SNSCrudPolicy") != nil ||
-				strings.Contains(fmt.Sprint(p), "sns:Publish") || strings.Contains(fmt.Sprint(p), "sns:*")
-			if !publishes {
-				continue
+		if get(res[fn], "Properties", "Policies") != nil {
+			fail("%s: Policies %v beside its own role: SAM ignores them; grant in the role", fn, get(res[fn], "Properties", "Policies"))
+		}
+		r, a := getAtt(tp.fnProp(fn, "Role"))
+		if a != "Arn" || tp.typeOf(r) != "AWS::IAM::Role" {
+			fail("%s: Role %v is not a role of the template (SAM would generate one with AWSLambdaBasicExecutionRole)", fn, tp.fnProp(fn, "Role"))
+			continue
+		}
+		roleOf[r] = fn
+	}
+	for name := range res {
+		switch tp.typeOf(name) {
+		case "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SNS::TopicPolicy":
+		default:
+			continue
+		}
+		fn, isFnRole := roleOf[name]
+		if !isFnRole {
+			if strings.Contains(fmt.Sprint(res[name]), "sns:Publish") || strings.Contains(fmt.Sprint(res[name]), "sns:*") {
+				fail("%s grants sns:Publish outside ApiFunction", name)
 			}
-			if fn != "ApiFunction" {
-				fail("%s may publish to SNS: only ApiFunction may", fn)
-				continue
+			continue
+		}
+		if m := get(res[name], "Properties", "ManagedPolicyArns"); m != nil {
+			fail("%s (role of %s): managed policies %v; grant only the stack's own resources", name, fn, m)
+		}
+		got := map[string]string{}
+		for _, pol := range anySlice(get(res[name], "Properties", "Policies")) {
+			for _, st := range anySlice(get(pol, "PolicyDocument", "Statement")) {
+				if get(st, "Effect") != "Allow" {
+					continue
+				}
+				actions := anySlice(get(st, "Action"))
+				if a, ok := get(st, "Action").(string); ok {
+					actions = []any{a}
+				}
+				resource := ref(get(st, "Resource"))
+				if r, a := getAtt(get(st, "Resource")); r != "" {
+					resource = r + "." + a
+				}
+				for _, a := range actions {
+					action := str(a)
+					if action == "sns:Publish" || action == "sns:*" {
+						if fn != "ApiFunction" {
+							fail("%s may publish to SNS: only ApiFunction may", fn)
+						}
+					}
+					want, ok := wantGrants[fn][action]
+					switch {
+					case !ok:
+						fail("%s (role of %s) grants %s, which it does not need", name, fn, action)
+					case resource != want:
+						fail("%s (role of %s) grants %s on %v, want on %s only", name, fn, action, get(st, "Resource"), want)
+					}
+					got[action] = resource
+				}
 			}
-			r, a := getAtt(get(p, "SNSPublishMessagePolicy", "TopicName"))
-			if r != "OrdersTopic" || a != "TopicName" {
-				fail("ApiFunction's publish policy %v is not SNSPublishMessagePolicy on OrdersTopic", p)
+		}
+		for action, want := range wantGrants[fn] {
+			if _, ok := got[action]; !ok {
+				fail("%s (role of %s) lacks %s on %s", name, fn, action, want)
 			}
 		}
 	}
-	if !slices.ContainsFunc(anySlice(tp.fnProp("ApiFunction", "Policies")), func(p any) bool { return get(p, "SNSPublishMessagePolicy") != nil }) {
-		fail("ApiFunction has no SNSPublishMessagePolicy")
+	if len(roleOf) != len(tp.functions()) {
+		fail("functions with a role of their own: %d of %d", len(roleOf), len(tp.functions()))
 	}
-	for name, r := range res {
-		switch tp.typeOf(name) {
-		case "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SNS::TopicPolicy":
-			if strings.Contains(fmt.Sprint(r), "sns:Publish") || strings.Contains(fmt.Sprint(r), "sns:*") {
-				fail("%s grants sns:Publish outside ApiFunction", name)
-			}
+	for _, fn := range tp.functions() {
+		lc := tp.fnProp(fn, "LoggingConfig")
+		if get(lc, "LogFormat") != "JSON" || ref(get(lc, "ApplicationLogLevel")) != "ApplicationLogLevel" || ref(get(lc, "SystemLogLevel")) != "SystemLogLevel" {
+			fail("%s: LoggingConfig %v, want LogFormat JSON and the ApplicationLogLevel and SystemLogLevel parameters", fn, lc)
 		}
 	}
 
@@ -525,12 +581,30 @@ func TestTemplateWiringCatchesMistakes(t *testing.T) {
 			delete(get(tp.resources()["ApiFunction"], "Properties", "Events").(map[string]any), "SyncOrder")
 		}, "route POST /orders/sync is missing"},
 		{"processor may publish", func(tp template) {
-			props := get(tp.resources()["ProcessorFunction"], "Properties").(map[string]any)
-			props["Policies"] = []any{map[string]any{"SNSPublishMessagePolicy": map[string]any{"TopicName": "x"}}}
+			pols := get(tp.resources()["ProcessorFunctionRole"], "Properties", "Policies").([]any)
+			get(tp.resources()["ProcessorFunctionRole"], "Properties").(map[string]any)["Policies"] = append(pols, map[string]any{
+				"PolicyName": "x", "PolicyDocument": map[string]any{"Statement": []any{map[string]any{"Effect": "Allow", "Action": "sns:Publish", "Resource": map[string]any{"Ref": "OrdersTopic"}}}}})
 		}, "ProcessorFunction may publish"},
 		{"role grants publish", func(tp template) {
 			tp.resources()["ExtraRole"] = map[string]any{"Type": "AWS::IAM::Role", "Properties": map[string]any{"Action": "sns:Publish"}}
 		}, "ExtraRole grants sns:Publish"},
+		{"logs on every group", func(tp template) {
+			st := anySlice(get(anySlice(get(tp.resources()["ApiFunctionRole"], "Properties", "Policies"))[0], "PolicyDocument", "Statement"))[0]
+			st.(map[string]any)["Resource"] = "*"
+		}, "grants logs:CreateLogStream on *, want on ApiLogGroup.Arn only"},
+		{"basic execution role", func(tp template) {
+			get(tp.resources()["ProcessorFunctionRole"], "Properties").(map[string]any)["ManagedPolicyArns"] = []any{"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
+		}, "ProcessorFunctionRole (role of ProcessorFunction): managed policies"},
+		{"generated role", func(tp template) {
+			delete(get(tp.resources()["ApiFunction"], "Properties").(map[string]any), "Role")
+		}, "ApiFunction: Role <nil> is not a role of the template"},
+		{"no failure destination grant", func(tp template) {
+			pols := get(tp.resources()["ProcessorFunctionRole"], "Properties", "Policies").([]any)
+			get(tp.resources()["ProcessorFunctionRole"], "Properties").(map[string]any)["Policies"] = pols[:1]
+		}, "lacks sqs:SendMessage on ProcessorFailureQueue.Arn"},
+		{"text logs", func(tp template) {
+			get(tp.resources()["ApiFunction"], "Properties", "LoggingConfig").(map[string]any)["LogFormat"] = "Text"
+		}, "ApiFunction: LoggingConfig"},
 		{"no redrive policy", func(tp template) {
 			for _, ev := range get(tp.resources()["ProcessorFunction"], "Properties", "Events").(map[string]any) {
 				delete(get(ev, "Properties").(map[string]any), "RedrivePolicy")
