@@ -293,7 +293,32 @@ func checkWiring(tp template) []string {
 			fail("OrdersHttpApi: RouteSettings[POST /orders/sync].%s %v is not below the default route's %v", k, n, def)
 		}
 	}
+	// Access logs: JSON records to a log group of the stack with its
+	// retention; per-route metrics on every route.
+	als := get(res["OrdersHttpApi"], "Properties", "AccessLogSettings")
+	if lg, a := getAtt(get(als, "DestinationArn")); a != "Arn" || tp.typeOf(lg) != "AWS::Logs::LogGroup" {
+		fail("OrdersHttpApi: AccessLogSettings.DestinationArn %v is not a log group of the template", get(als, "DestinationArn"))
+	} else if ref(get(res[lg], "Properties", "RetentionInDays")) != "LogRetentionInDays" {
+		fail("access log group %s: RetentionInDays %v, want the LogRetentionInDays parameter", lg, get(res[lg], "Properties", "RetentionInDays"))
+	}
+	var format map[string]any
+	if err := json.Unmarshal([]byte(str(get(als, "Format"))), &format); err != nil {
+		fail("OrdersHttpApi: access log Format is not a JSON object: %v", err)
+	}
+	for _, k := range []string{"requestId", "routeKey", "status", "integrationLatency", "responseLatency"} {
+		if format[k] == nil {
+			fail("OrdersHttpApi: access log Format lacks %s", k)
+		}
+	}
+	if get(res["OrdersHttpApi"], "Properties", "DefaultRouteSettings", "DetailedMetricsEnabled") != true {
+		fail("OrdersHttpApi: DefaultRouteSettings.DetailedMetricsEnabled is not true")
+	}
 	rs, _ := get(res["OrdersHttpApi"], "Properties", "RouteSettings").(map[string]any)
+	for key, v := range rs {
+		if get(v, "DetailedMetricsEnabled") != true {
+			fail("OrdersHttpApi: RouteSettings[%s].DetailedMetricsEnabled is not true (a route's settings replace the default ones)", key)
+		}
+	}
 	for key := range rs {
 		if _, ok := want[key]; !ok {
 			fail("OrdersHttpApi: RouteSettings names %q, not a route of the API (the deploy would fail)", key)
@@ -602,6 +627,12 @@ func TestTemplateWiringCatchesMistakes(t *testing.T) {
 			pols := get(tp.resources()["ProcessorFunctionRole"], "Properties", "Policies").([]any)
 			get(tp.resources()["ProcessorFunctionRole"], "Properties").(map[string]any)["Policies"] = pols[:1]
 		}, "lacks sqs:SendMessage on ProcessorFailureQueue.Arn"},
+		{"no access log", func(tp template) {
+			delete(get(tp.resources()["OrdersHttpApi"], "Properties").(map[string]any), "AccessLogSettings")
+		}, "AccessLogSettings.DestinationArn <nil>"},
+		{"sync route without detailed metrics", func(tp template) {
+			delete(get(tp.resources()["OrdersHttpApi"], "Properties", "RouteSettings", "POST /orders/sync").(map[string]any), "DetailedMetricsEnabled")
+		}, "RouteSettings[POST /orders/sync].DetailedMetricsEnabled is not true"},
 		{"text logs", func(tp template) {
 			get(tp.resources()["ApiFunction"], "Properties", "LoggingConfig").(map[string]any)["LogFormat"] = "Text"
 		}, "ApiFunction: LoggingConfig"},
