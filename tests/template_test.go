@@ -472,10 +472,38 @@ func checkWiring(tp template) []string {
 		}
 		roleOf[r] = fn
 	}
+	// Statements of each function role: inline, and of the AWS::IAM::Policy
+	// resources attached to it.
+	statements := map[string][]any{}
 	for name := range res {
 		switch tp.typeOf(name) {
-		case "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SNS::TopicPolicy":
-		default:
+		case "AWS::IAM::Role":
+			for _, pol := range anySlice(get(res[name], "Properties", "Policies")) {
+				statements[name] = append(statements[name], anySlice(get(pol, "PolicyDocument", "Statement"))...)
+			}
+		case "AWS::IAM::Policy":
+			attached := false
+			for _, r := range anySlice(get(res[name], "Properties", "Roles")) {
+				if _, ok := roleOf[ref(r)]; ok {
+					statements[ref(r)] = append(statements[ref(r)], anySlice(get(res[name], "Properties", "PolicyDocument", "Statement"))...)
+					attached = true
+				}
+			}
+			if attached && (len(anySlice(get(res[name], "Properties", "Roles"))) != 1 || get(res[name], "Properties", "Users") != nil || get(res[name], "Properties", "Groups") != nil) {
+				fail("%s is attached to more than one function's role", name)
+			}
+			if attached {
+				continue
+			}
+			fallthrough
+		case "AWS::IAM::ManagedPolicy":
+			if strings.Contains(fmt.Sprint(res[name]), "sns:Publish") || strings.Contains(fmt.Sprint(res[name]), "sns:*") {
+				fail("%s grants sns:Publish outside ApiFunction", name)
+			}
+		}
+	}
+	for name := range res {
+		if tp.typeOf(name) != "AWS::IAM::Role" {
 			continue
 		}
 		fn, isFnRole := roleOf[name]
@@ -489,8 +517,8 @@ func checkWiring(tp template) []string {
 			fail("%s (role of %s): managed policies %v; grant only the stack's own resources", name, fn, m)
 		}
 		got := map[string]string{}
-		for _, pol := range anySlice(get(res[name], "Properties", "Policies")) {
-			for _, st := range anySlice(get(pol, "PolicyDocument", "Statement")) {
+		{
+			for _, st := range statements[name] {
 				if get(st, "Effect") != "Allow" {
 					continue
 				}
@@ -529,6 +557,90 @@ func checkWiring(tp template) []string {
 	if len(roleOf) != len(tp.functions()) {
 		fail("functions with a role of their own: %d of %d", len(roleOf), len(tp.functions()))
 	}
+	// The topic: encrypted with a rotated key of the stack that the API's
+	// role may use; published to by the API's role only (and the optional
+	// PublisherRoleArn), and over TLS only.
+	publishers := map[string]bool{"ApiFunctionRole": true, "PublisherRoleArn": true}
+	if key := ref(get(res["OrdersTopic"], "Properties", "KmsMasterKeyId")); tp.typeOf(key) != "AWS::KMS::Key" {
+		fail("OrdersTopic: KmsMasterKeyId %v is not a KMS key of the stack", get(res["OrdersTopic"], "Properties", "KmsMasterKeyId"))
+	} else {
+		if get(res[key], "Properties", "EnableKeyRotation") != true {
+			fail("%s: EnableKeyRotation is not true", key)
+		}
+		users := map[string]bool{}
+		for _, st := range anySlice(get(res[key], "Properties", "KeyPolicy", "Statement")) {
+			acts := fmt.Sprint(get(st, "Action"))
+			if get(st, "Effect") == "Allow" && strings.Contains(acts, "kms:GenerateDataKey") && strings.Contains(acts, "kms:Decrypt") {
+				for _, p := range principals(get(st, "Principal", "AWS")) {
+					users[p] = true
+				}
+			}
+		}
+		for p := range publishers {
+			if !users[p] {
+				fail("%s: the key policy does not let %s use it (kms:GenerateDataKey*, kms:Decrypt): publishing would fail", key, p)
+			}
+		}
+	}
+	var topicPolicy any
+	for name, r := range res {
+		if tp.typeOf(name) == "AWS::SNS::TopicPolicy" && slices.ContainsFunc(anySlice(get(r, "Properties", "Topics")), func(t any) bool { return ref(t) == "OrdersTopic" }) {
+			topicPolicy = r
+		}
+	}
+	denies := func(policy any, action string, cond func(st any) bool) bool {
+		for _, st := range anySlice(get(policy, "Properties", "PolicyDocument", "Statement")) {
+			if get(st, "Effect") == "Deny" && get(st, "Principal") == "*" && strings.Contains(fmt.Sprint(get(st, "Action")), action) && cond(st) {
+				return true
+			}
+		}
+		return false
+	}
+	notTLS := func(st any) bool { return get(st, "Condition", "Bool", "aws:SecureTransport") == "false" }
+	if topicPolicy == nil {
+		fail("OrdersTopic has no AWS::SNS::TopicPolicy: its default policy lets any principal of the account publish")
+	} else {
+		for _, st := range anySlice(get(topicPolicy, "Properties", "PolicyDocument", "Statement")) {
+			if get(st, "Effect") != "Allow" || !strings.Contains(fmt.Sprint(get(st, "Action")), "ublish") {
+				continue
+			}
+			for _, p := range principals(get(st, "Principal", "AWS")) {
+				if !publishers[p] {
+					fail("OrdersTopicPolicy lets %s publish: only ApiFunctionRole (and PublisherRoleArn) may", p)
+				}
+			}
+			if s := fmt.Sprint(get(st, "Principal")); strings.Contains(s, "*") {
+				fail("OrdersTopicPolicy lets %s publish", s)
+			}
+		}
+		if !denies(topicPolicy, "sns:Publish", func(st any) bool {
+			exempt := principals(get(st, "Condition", "ArnNotEquals", "aws:PrincipalArn"))
+			return len(exempt) == len(publishers) && !slices.ContainsFunc(exempt, func(p string) bool { return !publishers[p] })
+		}) {
+			fail("OrdersTopicPolicy: no Deny of sns:Publish to every principal but ApiFunctionRole and PublisherRoleArn (an identity policy of the account could allow it)")
+		}
+		if !denies(topicPolicy, "sns:Publish", notTLS) {
+			fail("OrdersTopicPolicy: no Deny of sns:Publish without TLS (aws:SecureTransport false)")
+		}
+	}
+	for name, r := range res {
+		if tp.typeOf(name) != "AWS::SQS::Queue" {
+			continue
+		}
+		tlsOnly := false
+		for pname, pr := range res {
+			if tp.typeOf(pname) == "AWS::SQS::QueuePolicy" && slices.ContainsFunc(anySlice(get(pr, "Properties", "Queues")), func(q any) bool { return ref(q) == name }) {
+				if get(pr, "Condition") != get(r, "Condition") {
+					fail("%s: its policy %s exists under condition %v, the queue under %v", name, pname, get(pr, "Condition"), get(r, "Condition"))
+				}
+				tlsOnly = tlsOnly || denies(pr, "sqs:*", notTLS)
+			}
+		}
+		if !tlsOnly {
+			fail("%s: no queue policy denies access without TLS (aws:SecureTransport false)", name)
+		}
+	}
+
 	for _, fn := range tp.functions() {
 		lc := tp.fnProp(fn, "LoggingConfig")
 		if get(lc, "LogFormat") != "JSON" || ref(get(lc, "ApplicationLogLevel")) != "ApplicationLogLevel" || ref(get(lc, "SystemLogLevel")) != "SystemLogLevel" {
@@ -557,6 +669,40 @@ func checkWiring(tp template) []string {
 }
 
 func anySlice(v any) []any { s, _ := v.([]any); return s }
+
+// principals names the resources or parameters a principal value refers to:
+// !GetAtt X.Arn is X, !Ref P is P, a list or both branches of an !If all of
+// theirs; a literal ARN or "*" is itself.
+func principals(v any) []string {
+	if r, _ := getAtt(v); r != "" {
+		return []string{r}
+	}
+	if r := ref(v); r != "" {
+		return []string{r}
+	}
+	var out []string
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			out = append(out, principals(e)...)
+		}
+	case map[string]any:
+		if branches, ok := x["Fn::If"].([]any); ok && len(branches) == 3 {
+			seen := map[string]bool{}
+			for _, b := range branches[1:] {
+				for _, p := range principals(b) {
+					if !seen[p] {
+						seen[p] = true
+						out = append(out, p)
+					}
+				}
+			}
+		}
+	case string:
+		out = append(out, x)
+	}
+	return out
+}
 
 // snsMaySend reports whether a queue policy of the template lets SNS send
 // OrdersTopic's messages to queue.
@@ -627,6 +773,27 @@ func TestTemplateWiringCatchesMistakes(t *testing.T) {
 			pols := get(tp.resources()["ProcessorFunctionRole"], "Properties", "Policies").([]any)
 			get(tp.resources()["ProcessorFunctionRole"], "Properties").(map[string]any)["Policies"] = pols[:1]
 		}, "lacks sqs:SendMessage on ProcessorFailureQueue.Arn"},
+		{"unencrypted topic", func(tp template) {
+			delete(get(tp.resources()["OrdersTopic"], "Properties").(map[string]any), "KmsMasterKeyId")
+		}, "OrdersTopic: KmsMasterKeyId <nil> is not a KMS key of the stack"},
+		{"key the API may not use", func(tp template) {
+			st := get(tp.resources()["OrdersKey"], "Properties", "KeyPolicy").(map[string]any)
+			st["Statement"] = anySlice(st["Statement"])[:1]
+		}, "the key policy does not let ApiFunctionRole use it"},
+		{"a stranger publishes", func(tp template) {
+			st := anySlice(get(tp.resources()["OrdersTopicPolicy"], "Properties", "PolicyDocument", "Statement"))[0].(map[string]any)
+			st["Principal"] = map[string]any{"AWS": "arn:aws:iam::111122223333:root"}
+		}, "OrdersTopicPolicy lets arn:aws:iam::111122223333:root publish"},
+		{"default topic policy", func(tp template) { delete(tp.resources(), "OrdersTopicPolicy") }, "OrdersTopic has no AWS::SNS::TopicPolicy"},
+		{"anyone in the account publishes", func(tp template) {
+			doc := get(tp.resources()["OrdersTopicPolicy"], "Properties", "PolicyDocument").(map[string]any)
+			doc["Statement"] = append(anySlice(doc["Statement"])[:1], anySlice(doc["Statement"])[2:]...)
+		}, "no Deny of sns:Publish to every principal but ApiFunctionRole"},
+		{"publish without TLS", func(tp template) {
+			doc := get(tp.resources()["OrdersTopicPolicy"], "Properties", "PolicyDocument").(map[string]any)
+			doc["Statement"] = anySlice(doc["Statement"])[:2]
+		}, "no Deny of sns:Publish without TLS"},
+		{"queue without TLS", func(tp template) { delete(tp.resources(), "ProcessorFailureQueuePolicy") }, "ProcessorFailureQueue: no queue policy denies access without TLS"},
 		{"no access log", func(tp template) {
 			delete(get(tp.resources()["OrdersHttpApi"], "Properties").(map[string]any), "AccessLogSettings")
 		}, "AccessLogSettings.DestinationArn <nil>"},
