@@ -19,14 +19,20 @@ import (
 // runnableMark, on the line before a fenced code block of a document, marks
 // the block as commands the tests run as written. Inside it, a comment `#>
 // text` (a line of its own or after a command) says that the block's output
-// contains text.
-const runnableMark = "<!-- runnable -->"
+// contains text. outputMark, on the line before a fenced block that follows
+// a runnable one (blank lines between them allowed), says that block is
+// exactly what the runnable one prints (trailing spaces aside).
+const (
+	runnableMark = "<!-- runnable -->"
+	outputMark   = "<!-- output -->"
+)
 
 // docBlock is one runnable block of a document.
 type docBlock struct {
 	line   int      // of its opening fence, 1-based
 	code   string   // the commands
 	expect []string // what its output must contain
+	output *string  // what it prints exactly, when the document shows it
 }
 
 var expectComment = regexp.MustCompile(`(?:^|\s)#> (.+)$`)
@@ -60,6 +66,26 @@ func runnableBlocks(md string) ([]docBlock, error) {
 			return nil, fmt.Errorf("line %d: the code block never closes", b.line)
 		}
 		b.code = strings.Join(code, "\n")
+		j := i + 1
+		for j < len(lines) && strings.TrimSpace(lines[j]) == "" {
+			j++
+		}
+		if j < len(lines) && strings.TrimSpace(lines[j]) == outputMark {
+			if j+1 >= len(lines) || !strings.HasPrefix(lines[j+1], "```") {
+				return nil, fmt.Errorf("line %d: %s is not followed by a fenced code block", j+1, outputMark)
+			}
+			var out []string
+			k := j + 2
+			for ; k < len(lines) && !strings.HasPrefix(lines[k], "```"); k++ {
+				out = append(out, lines[k])
+			}
+			if k >= len(lines) {
+				return nil, fmt.Errorf("line %d: the output block never closes", j+2)
+			}
+			o := strings.Join(out, "\n")
+			b.output = &o
+			i = k
+		}
 		blocks = append(blocks, b)
 	}
 	return blocks, nil
@@ -77,6 +103,9 @@ func TestRunnableBlocks(t *testing.T) {
 			[]docBlock{{line: 3, code: "make test   #> ok\n# a comment\n#> PASS", expect: []string{"ok", "PASS"}}}, false},
 		{"not a URL fragment", runnableMark + "\n```sh\ncurl http://x/#>y\n```\n", []docBlock{{line: 2, code: "curl http://x/#>y"}}, false},
 		{"mark without block", runnableMark + "\nprose\n", nil, true},
+		{"with its output", runnableMark + "\n```sh\necho hi\n```\n\n" + outputMark + "\n```\nhi\n```\n",
+			[]docBlock{{line: 2, code: "echo hi", output: ptr("hi")}}, false},
+		{"output mark without block", runnableMark + "\n```sh\necho hi\n```\n" + outputMark + "\nprose\n", nil, true},
 		{"unclosed", runnableMark + "\n```sh\nmake test\n", nil, true},
 	}
 	for _, tt := range tests {
@@ -85,8 +114,8 @@ func TestRunnableBlocks(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want an error %v", err, tt.wantErr)
 			}
-			if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", tt.want) {
-				t.Errorf("got %+v\nwant %+v", got, tt.want)
+			if show(got) != show(tt.want) {
+				t.Errorf("got %s\nwant %s", show(got), show(tt.want))
 			}
 		})
 	}
@@ -155,6 +184,11 @@ func runDoc(t *testing.T, doc string, timeout time.Duration) {
 		t.Fatalf("%s, block at line %d, failed: %v\n--- block:\n%s\n--- its output:\n%s", doc, b.line, err, b.code, outputs[len(outputs)-1])
 	}
 	for i, b := range blocks {
+		if b.output != nil {
+			if got, want := normalizeOutput(outputs[i]), normalizeOutput(*b.output); got != want {
+				t.Errorf("%s, block at line %d: output differs from what the document shows\n--- document:\n%s\n--- printed:\n%s", doc, b.line, want, got)
+			}
+		}
 		for _, want := range b.expect {
 			if !strings.Contains(outputs[i], want) {
 				t.Errorf("%s, block at line %d: output lacks %q\n--- output:\n%s", doc, b.line, want, outputs[i])
@@ -180,4 +214,29 @@ func TestDocsServerless(t *testing.T) {
 // against moto_server) as written.
 func TestDocsREADME(t *testing.T) {
 	runDoc(t, "README.md", 5*time.Minute)
+}
+
+// normalizeOutput drops trailing spaces of each line and blank lines at
+// either end.
+func normalizeOutput(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " \t\r")
+	}
+	return strings.Trim(strings.Join(lines, "\n"), "\n")
+}
+
+func ptr(s string) *string { return &s }
+
+// show prints blocks with their output's text rather than its address.
+func show(bs []docBlock) string {
+	var out []string
+	for _, b := range bs {
+		o := "<none>"
+		if b.output != nil {
+			o = *b.output
+		}
+		out = append(out, fmt.Sprintf("{line %d code %q expect %q output %q}", b.line, b.code, b.expect, o))
+	}
+	return strings.Join(out, " ")
 }
