@@ -240,3 +240,75 @@ func show(bs []docBlock) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// docTableNames returns, from the Markdown table of doc whose header row
+// starts with header, the backquoted names of each row's first cell and the
+// backquoted values of its second (or "" for "empty"), paired in order.
+func docTableNames(t *testing.T, doc, header string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := regexp.MustCompile("`([^`]*)`")
+	rows := map[string]string{}
+	in := false
+	for _, l := range strings.Split(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(l, header):
+			in = true
+		case in && strings.HasPrefix(l, "| ---"):
+		case in && strings.HasPrefix(l, "|"):
+			cells := strings.Split(l, "|")
+			names := tick.FindAllStringSubmatch(cells[1], -1)
+			var values [][]string
+			if len(cells) > 3 {
+				values = tick.FindAllStringSubmatch(cells[2], -1)
+			}
+			for i, n := range names {
+				v := ""
+				if i < len(values) {
+					v = values[i][1]
+				}
+				rows[n[1]] = v
+			}
+		case in:
+			return rows
+		}
+	}
+	if !in {
+		t.Fatalf("%s has no table headed %q", doc, header)
+	}
+	return rows
+}
+
+// TestDocsMatchTemplate: docs/serverless.md lists every parameter of
+// template.yaml with its default, and every output, and nothing else.
+func TestDocsMatchTemplate(t *testing.T) {
+	tp := template(loadTemplate(t, filepath.Join(repoRoot, "template.yaml")))
+	params := docTableNames(t, "docs/serverless.md", "| parameter | default |")
+	declared, _ := tp["Parameters"].(map[string]any)
+	for name := range declared {
+		d, ok := params[name]
+		if want := fmt.Sprint(get(tp, "Parameters", name, "Default")); !ok || d != want {
+			t.Errorf("docs/serverless.md parameter table: %s default %q (listed %v), template default %q", name, d, ok, want)
+		}
+	}
+	for name := range params {
+		if declared[name] == nil {
+			t.Errorf("docs/serverless.md documents parameter %s, which template.yaml does not declare", name)
+		}
+	}
+	outputs := docTableNames(t, "docs/serverless.md", "| output | what |")
+	declaredOut, _ := tp["Outputs"].(map[string]any)
+	for name := range declaredOut {
+		if _, ok := outputs[name]; !ok {
+			t.Errorf("docs/serverless.md outputs table lacks %s", name)
+		}
+	}
+	for name := range outputs {
+		if declaredOut[name] == nil {
+			t.Errorf("docs/serverless.md documents output %s, which template.yaml does not declare", name)
+		}
+	}
+}
