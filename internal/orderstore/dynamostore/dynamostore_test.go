@@ -1,0 +1,81 @@
+package dynamostore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"flashsale/internal/orderstore"
+	"flashsale/internal/orderstore/dynamostore"
+	"flashsale/internal/orderstore/storetest"
+	"flashsale/internal/testutil/moto"
+)
+
+// TestContract runs the store contract against DynamoDB on a moto_server,
+// one fresh table per test.
+func TestContract(t *testing.T) {
+	srv := moto.Start(t)
+	client := dynamodb.NewFromConfig(srv.Config(t))
+	n := 0
+	storetest.Run(t, func(t *testing.T, retention time.Duration) orderstore.Store {
+		n++
+		table := fmt.Sprintf("orders-%d", n)
+		if err := dynamostore.CreateTable(context.Background(), client, table); err != nil {
+			t.Fatal(err)
+		}
+		s, err := dynamostore.New(client, dynamostore.Config{Table: table, Retention: retention})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// TestCreateTable: the table has the key and TTL the store relies on, and a
+// second creation says the table exists.
+func TestCreateTable(t *testing.T) {
+	srv := moto.Start(t)
+	client := dynamodb.NewFromConfig(srv.Config(t))
+	ctx := context.Background()
+	if err := dynamostore.CreateTable(ctx, client, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("orders")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ks := out.Table.KeySchema; len(ks) != 1 || aws.ToString(ks[0].AttributeName) != dynamostore.KeyAttribute {
+		t.Errorf("key schema %+v, want %s alone", ks, dynamostore.KeyAttribute)
+	}
+	ttl, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String("orders")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := ttl.TimeToLiveDescription; d == nil || aws.ToString(d.AttributeName) != dynamostore.TTLAttribute {
+		t.Errorf("TTL %+v, want on %s", d, dynamostore.TTLAttribute)
+	}
+	if err := dynamostore.CreateTable(ctx, client, "orders"); !errors.Is(err, dynamostore.ErrTableExists) {
+		t.Errorf("second create = %v, want ErrTableExists", err)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	client := dynamodb.New(dynamodb.Options{Region: "us-east-1"})
+	for name, tc := range map[string]struct {
+		api dynamostore.API
+		cfg dynamostore.Config
+	}{
+		"no client":          {nil, dynamostore.Config{Table: "t"}},
+		"no table":           {client, dynamostore.Config{}},
+		"negative retention": {client, dynamostore.Config{Table: "t", Retention: -time.Second}},
+	} {
+		if _, err := dynamostore.New(tc.api, tc.cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
