@@ -151,7 +151,9 @@ func (s *Store) key(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{KeyAttribute: &types.AttributeValueMemberS{Value: id}}
 }
 
-func num(n int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)} }
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 
 // failedItem is the old item of a write whose condition failed, or nil for
