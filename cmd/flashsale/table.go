@@ -15,7 +15,7 @@ import (
 func init() {
 	register(&command{
 		name:    "table",
-		summary: "manage the DynamoDB orders table: table create makes it with the template's key schema and TTL",
+		summary: "manage the DynamoDB orders table: table create makes it with the order store's key schema and TTL",
 		run:     runTable,
 	})
 }
@@ -44,8 +44,8 @@ func runTable(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func runTableCreate(ctx context.Context, args []string, stdout io.Writer) error {
 	var table, endpoint string
 	fs := newFlagSet("table create", "--orders-table NAME [--endpoint-url URL]",
-		"Creates the DynamoDB table of the order store with the key schema and TTL that template.yaml\n"+
-			"declares (partition key order_id, a string; on-demand billing; TTL on expires_at), for an\n"+
+		"Creates the DynamoDB table of the order store with the key schema and TTL it relies on\n"+
+			"(partition key order_id, a string; on-demand billing; TTL on expires_at), for an\n"+
 			"emulator such as moto_server or for running serve and worker outside a stack. An existing\n"+
 			"table is left as it is, and said so (exit status 1). AWS settings come from the SDK's\n"+
 			"environment (AWS_REGION, credentials, AWS_ENDPOINT_URL).", stdout)

@@ -21,7 +21,7 @@ type TableAPI interface {
 // ErrTableExists is returned by CreateTable when the table is already there.
 var ErrTableExists = errors.New("dynamostore: the table already exists")
 
-// CreateTable creates the orders table as template.yaml declares it: key
+// CreateTable creates the orders table the store relies on: key
 // order_id (string), on-demand billing, TTL on expires_at; and waits until
 // it is active (up to a minute). An existing table is ErrTableExists.
 func CreateTable(ctx context.Context, client TableAPI, name string) error {
