@@ -19,7 +19,7 @@ func TestContract(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s
-	})
+	}, storetest.Options{})
 }
 
 // TestCapacity: at capacity the oldest finished record makes room;

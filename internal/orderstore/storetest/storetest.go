@@ -47,8 +47,20 @@ func NewOrder(t testing.TB, customer int64) order.Order {
 	return o
 }
 
+// Options adapt the suite to where a store runs.
+type Options struct {
+	// SerialClaims sends the competing claims of "one winner among
+	// concurrent claims" one after another instead of at once. For an
+	// emulator that does not serialise conditional writes to one item as
+	// the real service does (moto_server applies concurrent requests
+	// without a per-item lock): the suite then checks the conditions (one
+	// claim wins, the others see ErrClaimed), and the atomicity is the
+	// service's.
+	SerialClaims bool
+}
+
 // Run runs the contract against the stores of newStore.
-func Run(t *testing.T, newStore Factory) {
+func Run(t *testing.T, newStore Factory, opts Options) {
 	ctx := context.Background()
 	long := time.Hour
 
@@ -185,10 +197,15 @@ func Run(t *testing.T, newStore Factory) {
 		var wg sync.WaitGroup
 		results := make(chan error, n)
 		for i := range n {
-			wg.Go(func() {
+			claim := func() {
 				_, err := s.Claim(ctx, o, fmt.Sprintf("worker-%d", i), time.Minute)
 				results <- err
-			})
+			}
+			if opts.SerialClaims {
+				claim()
+			} else {
+				wg.Go(claim)
+			}
 		}
 		wg.Wait()
 		close(results)
