@@ -8,12 +8,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"flashsale/internal/coldstart"
 	"flashsale/internal/testutil/rie"
+	"flashsale/internal/testutil/syncbuf"
 )
 
 // repoRoot is the module's root, two levels above this package.
@@ -27,24 +27,6 @@ func repoRoot(t *testing.T) string {
 		t.Fatalf("module root not found: %v", err)
 	}
 	return root
-}
-
-// syncBuffer is a buffer for the emulator's stdout and stderr together.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // What the emulator prints, read with plain regexps as a cross-check.
@@ -79,7 +61,7 @@ func TestParseEmulatorCapture(t *testing.T) {
 		if run > 0 {
 			time.Sleep(pause)
 		}
-		var capture syncBuffer
+		var capture syncbuf.Buffer
 		e, err := rie.Start(context.Background(), rie.Config{
 			Emulator: emulator, Bootstrap: bootstrap, FunctionName: "processor", MemoryMB: 512, Log: &capture,
 			Env: []string{"PAYMENT_DELAY=30ms", "PAYMENT_DECLINE_RATE=0", "AWS_REGION=us-east-1"},

@@ -19,6 +19,7 @@ import (
 	"flashsale/internal/queue"
 	"flashsale/internal/queue/memory"
 	"flashsale/internal/server"
+	"flashsale/internal/testutil/syncbuf"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -320,89 +321,24 @@ func TestStartLogSaysWhatRuns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs syncBuffer
+			var logs syncbuf.Buffer
 			r := start(t, server.Config{Workers: 3, Publisher: tt.publisher, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			waitFor(t, 5*time.Second, "the start-up record", func() bool { return bytes.Contains(logs.Bytes(), []byte("flashsale serving")) })
 			r.stop(t)
-			line := logs.Line("flashsale serving")
-			if !bytes.Contains(line, []byte(tt.want)) {
-				t.Errorf("start-up record %q, want %s", line, tt.want)
+			rec := line(&logs, "flashsale serving")
+			if !bytes.Contains(rec, []byte(tt.want)) {
+				t.Errorf("start-up record %q, want %s", rec, tt.want)
 			}
 		})
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
-}
-
-// Line is the first line holding msg.
-func (s *syncBuffer) Line(msg string) []byte {
-	for l := range bytes.Lines(s.Bytes()) {
+// line is the first line of b holding msg.
+func line(b *syncbuf.Buffer, msg string) []byte {
+	for l := range bytes.Lines(b.Bytes()) {
 		if bytes.Contains(l, []byte(msg)) {
 			return l
 		}
 	}
 	return nil
-}
-
-// TestDrainingAnswers503: while it drains its queue, the server keeps
-// answering: GET /health 503 {"status":"draining"}, a new order 503 with
-// Retry-After (counted as shutting_down, never enqueued), /metrics 200; the
-// orders accepted before are all paid.
-func TestDrainingAnswers503(t *testing.T) {
-	r := start(t, server.Config{Workers: 1, PaymentDelay: 200 * time.Millisecond, DrainTimeout: 30 * time.Second})
-	client := &http.Client{Timeout: 5 * time.Second}
-	for i := range 8 {
-		if code, _, err := postOrder(client, r.url, "/orders/async", i+1); err != nil || code != http.StatusAccepted {
-			t.Fatalf("post: %d %v", code, err)
-		}
-	}
-	r.cancel() // SIGTERM: the drain of ~1.6 s starts
-	waitFor(t, 5*time.Second, "GET /health 503 while draining", func() bool {
-		resp, err := client.Get(r.url + "/health")
-		if err != nil {
-			t.Fatalf("GET /health while draining: %v (the listener must stay open)", err)
-		}
-		defer resp.Body.Close()
-		var body map[string]string
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return resp.StatusCode == http.StatusServiceUnavailable && body["status"] == "draining"
-	})
-	resp, err := client.Post(r.url+"/orders/async", "application/json",
-		bytes.NewBufferString(`{"customer_id":1,"items":[{"product_id":"sku-1","quantity":1,"price":1}]}`))
-	if err != nil {
-		t.Fatalf("POST while draining: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
-		t.Errorf("POST /orders/async while draining: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
-	}
-	if got := r.metric(t, "flashsale_orders_rejected_total", map[string]string{"reason": server.ReasonShuttingDown}); got != 1 {
-		t.Errorf("rejected{reason=shutting_down} = %v, want 1", got)
-	}
-	r.stop(t)
-	if got := r.metric(t, "flashsale_payments_total", map[string]string{"result": "completed"}); got != 8 {
-		t.Errorf("paid %v, want the 8 accepted before the shutdown", got)
-	}
-	if got := r.metric(t, "flashsale_orders_accepted_total", map[string]string{"path": "async"}); got != 8 {
-		t.Errorf("accepted %v, want 8: nothing after the shutdown began", got)
-	}
-	if _, err := client.Get(r.url + "/health"); err == nil {
-		t.Error("the listener still answers after the server stopped")
-	}
 }

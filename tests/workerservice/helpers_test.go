@@ -8,7 +8,6 @@ package workerservice_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -34,6 +33,7 @@ import (
 	"flashsale/internal/queue/sns"
 	"flashsale/internal/queue/sqs"
 	"flashsale/internal/testutil/moto"
+	"flashsale/internal/testutil/syncbuf"
 )
 
 // binary is the flashsale binary, built by buildBinary in a directory that
@@ -205,26 +205,9 @@ type proc struct {
 	name string
 	cmd  *exec.Cmd
 	addr string // its HTTP address
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	done chan struct{}
 	err  error // after done
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // env is the environment of a flashsale process: the moto_server's
@@ -245,7 +228,7 @@ func env(srv *moto.Server) []string {
 func start(t *testing.T, srv *moto.Server, name string, args ...string) *proc {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", moto.FreePort(t))
-	p := &proc{t: t, name: name, addr: addr, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, name: name, addr: addr, out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binary, append(args, "--addr", addr)...)
 	p.cmd.Env = env(srv)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
