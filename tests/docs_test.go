@@ -286,19 +286,7 @@ func docTableNames(t *testing.T, doc, header string) map[string]string {
 // template.yaml with its default, and every output, and nothing else.
 func TestDocsMatchTemplate(t *testing.T) {
 	tp := template(loadTemplate(t, filepath.Join(repoRoot, "template.yaml")))
-	params := docTableNames(t, "docs/serverless.md", "| parameter | default |")
-	declared, _ := tp["Parameters"].(map[string]any)
-	for name := range declared {
-		d, ok := params[name]
-		if want := fmt.Sprint(get(tp, "Parameters", name, "Default")); !ok || d != want {
-			t.Errorf("docs/serverless.md parameter table: %s default %q (listed %v), template default %q", name, d, ok, want)
-		}
-	}
-	for name := range params {
-		if declared[name] == nil {
-			t.Errorf("docs/serverless.md documents parameter %s, which template.yaml does not declare", name)
-		}
-	}
+	checkDefaults(t, tp, docTableNames(t, "docs/serverless.md", "| parameter | default |"), "docs/serverless.md parameter table")
 	outputs := docTableNames(t, "docs/serverless.md", "| output | what |")
 	declaredOut, _ := tp["Outputs"].(map[string]any)
 	for name := range declaredOut {

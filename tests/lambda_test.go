@@ -141,17 +141,7 @@ func TestLambdasUnderEmulator(t *testing.T) {
 			if inv.Err != nil {
 				t.Fatalf("API function error: %v", inv.Err)
 			}
-			var resp events.APIGatewayV2HTTPResponse
-			if err := json.Unmarshal(inv.Response, &resp); err != nil {
-				t.Fatalf("response %s: %v", inv.Response, err)
-			}
-			if resp.StatusCode != want.status {
-				t.Fatalf("status %d, want %d: %s", resp.StatusCode, want.status, resp.Body)
-			}
-			var body map[string]any
-			if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
-				t.Fatalf("body %q: %v", resp.Body, err)
-			}
+			_, body := apiResponse(t, inv.Response, want.status)
 			if l := hasMessage(logs, "request"); l == nil || l["status"] != float64(want.status) {
 				t.Errorf("no request log line with status %d: %v", want.status, logs)
 			}

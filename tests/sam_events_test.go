@@ -112,7 +112,7 @@ func TestSAMGenerateEvent(t *testing.T) {
 			// A field ours gives empty (a GET's body) is dropped by the
 			// type's omitempty: the same decoding, not a difference.
 			for p := range b {
-				if !a[p] && isEmpty(lookup(src, p)) {
+				if !a[p] && isEmpty(get(src, strings.Split(p, ".")...)) {
 					a[p] = true
 				}
 			}
@@ -133,18 +133,6 @@ func TestSAMGenerateEvent(t *testing.T) {
 			}
 		})
 	}
-}
-
-// lookup follows a dotted path without arrays through v; nil when absent.
-func lookup(v any, path string) any {
-	for _, k := range strings.Split(path, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[k]
-	}
-	return v
 }
 
 func isEmpty(v any) bool {

@@ -349,21 +349,29 @@ func checkSAMProcessor(t *testing.T, r samcli.Result, recs []map[string]any, fil
 	t.Errorf("no `order paid` record for order %v, result completed, in:\n%s", id, r.Stderr)
 }
 
-// checkSAMAPI checks what `sam local invoke ApiFunction` answered: the HTTP
-// API proxy response, and for the async order its message on the queue.
-func checkSAMAPI(t *testing.T, r samcli.Result, fx *snstest.Fixture, file string, want expectation, delay time.Duration) {
+// apiResponse decodes the API function's HTTP API proxy response and its
+// JSON body, and checks its status.
+func apiResponse(t *testing.T, raw []byte, status int) (events.APIGatewayV2HTTPResponse, map[string]any) {
 	t.Helper()
 	var resp events.APIGatewayV2HTTPResponse
-	if err := json.Unmarshal([]byte(strings.TrimSpace(r.Stdout)), &resp); err != nil {
-		t.Fatalf("sam local invoke printed %q: %v", r.Stdout, err)
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		t.Fatalf("response %s: %v", raw, err)
 	}
-	if resp.StatusCode != want.status {
-		t.Fatalf("status %d, want %d: %s", resp.StatusCode, want.status, resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("status %d, want %d: %s", resp.StatusCode, status, resp.Body)
 	}
 	var body map[string]any
 	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
 		t.Fatalf("body %q: %v", resp.Body, err)
 	}
+	return resp, body
+}
+
+// checkSAMAPI checks what `sam local invoke ApiFunction` answered: the HTTP
+// API proxy response, and for the async order its message on the queue.
+func checkSAMAPI(t *testing.T, r samcli.Result, fx *snstest.Fixture, file string, want expectation, delay time.Duration) {
+	t.Helper()
+	resp, body := apiResponse(t, []byte(strings.TrimSpace(r.Stdout)), want.status)
 	switch file {
 	case "api-async.json":
 		if body["order_id"] == nil {

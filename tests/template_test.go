@@ -670,6 +670,25 @@ func checkWiring(tp template) []string {
 
 func anySlice(v any) []any { s, _ := v.([]any); return s }
 
+// checkDefaults fails t for every parameter of tp that listed lacks or
+// gives another value than its default, and for every name listed that tp
+// does not declare; where names the list in the messages.
+func checkDefaults(t *testing.T, tp template, listed map[string]string, where string) {
+	t.Helper()
+	declared, _ := tp["Parameters"].(map[string]any)
+	for name := range declared {
+		v, ok := listed[name]
+		if d := fmt.Sprint(get(tp, "Parameters", name, "Default")); !ok || v != d {
+			t.Errorf("%s: %s=%q (listed %v), want the template default %q", where, name, v, ok, d)
+		}
+	}
+	for name := range listed {
+		if declared[name] == nil {
+			t.Errorf("%s names parameter %s, which template.yaml does not declare", where, name)
+		}
+	}
+}
+
 // principals names the resources or parameters a principal value refers to:
 // !GetAtt X.Arn is X, !Ref P is P, a list or both branches of an !If all of
 // theirs; a literal ARN or "*" is itself.
@@ -962,18 +981,7 @@ func TestSamconfig(t *testing.T) {
 	for _, kv := range regexp.MustCompile(`(\w+)="([^"]*)"`).FindAllStringSubmatch(str(param("default", "deploy", "parameter_overrides")), -1) {
 		overrides[kv[1]] = kv[2]
 	}
-	params, _ := tp["Parameters"].(map[string]any)
-	for name := range params {
-		v, ok := overrides[name]
-		if d := fmt.Sprint(get(tp, "Parameters", name, "Default")); !ok || v != d {
-			t.Errorf("parameter_overrides: %s=%q (set %v), want the template default %q", name, v, ok, d)
-		}
-	}
-	for name := range overrides {
-		if params[name] == nil {
-			t.Errorf("parameter_overrides sets %s, which template.yaml does not declare", name)
-		}
-	}
+	checkDefaults(t, tp, overrides, "samconfig.toml parameter_overrides")
 
 	deployed := str(param("default", "global", "stack_name"))
 	if s := param("default", "deploy", "stack_name"); s != nil {
