@@ -90,9 +90,9 @@ func Docker(t testing.TB) {
 	if _, err := docker(10*time.Second, "image", "inspect", BaseImage(Arch())); err != nil {
 		missing(t, "SAM's base image %s is not here (make lambda-base-image)", BaseImage(Arch()))
 	}
-	before := containers(t)
+	before := Containers(t)
 	t.Cleanup(func() {
-		for _, id := range containers(t) {
+		for _, id := range Containers(t) {
 			if !slices.Contains(before, id) {
 				if out, err := docker(30*time.Second, "rm", "--force", "--volumes", id); err != nil {
 					t.Errorf("removing container %s: %v: %s", id, err, out)
@@ -102,8 +102,8 @@ func Docker(t testing.TB) {
 	})
 }
 
-// containers lists the SAM function containers, running or not.
-func containers(t testing.TB) []string {
+// Containers lists the SAM function containers there now, running or not.
+func Containers(t testing.TB) []string {
 	t.Helper()
 	out, err := docker(30*time.Second, "ps", "--all", "--quiet", "--no-trunc", "--filter", "label="+ContainerLabel)
 	if err != nil {
@@ -111,9 +111,6 @@ func containers(t testing.TB) []string {
 	}
 	return strings.Fields(out)
 }
-
-// Containers lists the SAM function containers there now, running or not.
-func Containers(t testing.TB) []string { return containers(t) }
 
 func docker(timeout time.Duration, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
