@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -111,6 +112,31 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "flashsale <command> --help" (or "flashsale help <command>") for the flags of a command.`)
+}
+
+// runSubcommand runs the subcommand args[0] of a command with the rest of
+// args: help lists the usage and subcommands (on stdout for -h, --help or
+// help; on stderr with a usage error when none is given), and an unknown
+// subcommand is a usage error naming the known ones.
+func runSubcommand(args []string, stdout, stderr io.Writer, help func(io.Writer), subs map[string]func([]string) error) error {
+	if len(args) == 0 {
+		help(stderr)
+		return usageError{errors.New("missing subcommand")}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		help(stdout)
+		return flag.ErrHelp
+	}
+	if run, ok := subs[args[0]]; ok {
+		return run(args[1:])
+	}
+	names := make([]string, 0, len(subs))
+	for n := range subs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return usageError{fmt.Errorf("unknown subcommand %q (want %s)", args[0], strings.Join(names, " or "))}
 }
 
 // newFlagSet returns a flag set for a command whose help (on -h or --help)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -29,18 +28,9 @@ func runQueue(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(w, "Subcommands:")
 		fmt.Fprintln(w, "  depth   print the queue's ApproximateNumberOfMessages, NotVisible and Delayed")
 	}
-	if len(args) == 0 {
-		help(stderr)
-		return usageError{errors.New("missing subcommand")}
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		help(stdout)
-		return flag.ErrHelp
-	case "depth":
-		return runQueueDepth(ctx, args[1:], stdout)
-	}
-	return usageError{fmt.Errorf("unknown subcommand %q (want depth)", args[0])}
+	return runSubcommand(args, stdout, stderr, help, map[string]func([]string) error{
+		"depth": func(args []string) error { return runQueueDepth(ctx, args, stdout) },
+	})
 }
 
 // depthSample is one reading, as printed with --json.

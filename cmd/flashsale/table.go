@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -27,18 +26,9 @@ func runTable(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(w, "Subcommands:")
 		fmt.Fprintln(w, "  create   create the orders table (key order_id, on-demand, TTL on expires_at) and wait until it is active")
 	}
-	if len(args) == 0 {
-		help(stderr)
-		return usageError{errors.New("missing subcommand")}
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		help(stdout)
-		return flag.ErrHelp
-	case "create":
-		return runTableCreate(ctx, args[1:], stdout)
-	}
-	return usageError{fmt.Errorf("unknown subcommand %q (want create)", args[0])}
+	return runSubcommand(args, stdout, stderr, help, map[string]func([]string) error{
+		"create": func(args []string) error { return runTableCreate(ctx, args, stdout) },
+	})
 }
 
 func runTableCreate(ctx context.Context, args []string, stdout io.Writer) error {
