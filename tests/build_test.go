@@ -32,7 +32,7 @@ var (
 func bootstraps(t *testing.T) map[string]string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "flashsale-bootstraps-")
+		dir, err := binaryTempDir("flashsale-bootstraps-")
 		if err != nil {
 			buildErr = err.Error()
 			return
@@ -66,14 +66,32 @@ func bootstraps(t *testing.T) map[string]string {
 	}
 }
 
+// tempDirs are the directories of the builds that the tests of this binary
+// share, removed by TestMain.
+var tempDirs struct {
+	sync.Mutex
+	dirs []string
+}
+
+// binaryTempDir makes a directory that lives until the test binary ends.
+func binaryTempDir(pattern string) (string, error) {
+	dir, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		return "", err
+	}
+	tempDirs.Lock()
+	tempDirs.dirs = append(tempDirs.dirs, dir)
+	tempDirs.Unlock()
+	return dir, nil
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
-	for _, dir := range samBuilds.all {
+	tempDirs.Lock()
+	for _, dir := range tempDirs.dirs {
 		os.RemoveAll(dir)
 	}
+	tempDirs.Unlock()
 	os.Exit(code)
 }
 

@@ -12,11 +12,10 @@ import (
 )
 
 // samBuilds are the `make sam-build` outputs of this test binary, one per
-// architecture, removed by TestMain.
+// architecture.
 var samBuilds struct {
 	mu   sync.Mutex
 	dirs map[string]*samBuildResult
-	all  []string
 }
 
 type samBuildResult struct {
@@ -43,14 +42,11 @@ func samBuild(t *testing.T, arch string) string {
 	}
 	samBuilds.mu.Unlock()
 	r.once.Do(func() {
-		tmp, err := os.MkdirTemp("", "flashsale-sam-build-"+arch+"-")
+		tmp, err := binaryTempDir("flashsale-sam-build-" + arch + "-")
 		if err != nil {
 			r.err = err
 			return
 		}
-		samBuilds.mu.Lock()
-		samBuilds.all = append(samBuilds.all, tmp)
-		samBuilds.mu.Unlock()
 		r.dir = filepath.Join(tmp, "build")
 		cmd := exec.Command("make", "--no-print-directory", "sam-build", "ARCH="+arch, "SAM="+sam,
 			"SAM_BUILD_DIR="+r.dir,

@@ -123,13 +123,10 @@ func functionOutput(stderr string) []string {
 }
 
 var flashsaleBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "flashsale-bin-")
+	dir, err := binaryTempDir("flashsale-bin-")
 	if err != nil {
 		return "", err
 	}
-	samBuilds.mu.Lock()
-	samBuilds.all = append(samBuilds.all, dir)
-	samBuilds.mu.Unlock()
 	bin := filepath.Join(dir, "flashsale")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/flashsale")
 	cmd.Dir = repoRoot
