@@ -57,5 +57,5 @@ func (g *drainGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (g *drainGate) close() {
 	g.draining.Store(true)
 	g.mu.Lock()
-	g.mu.Unlock() //nolint:staticcheck // an empty critical section: waiting for the readers is the point
+	g.mu.Unlock() // an empty critical section: waiting for the readers is the point
 }
