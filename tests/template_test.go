@@ -5,6 +5,7 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,12 +16,17 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"go.yaml.in/yaml/v3"
 
+	"flashsale/internal/orderstore/dynamostore"
 	"flashsale/internal/serverless"
 )
 
@@ -196,6 +202,85 @@ func (tp template) fnProp(fn, prop string) any {
 	return get(tp, "Globals", "Function", prop)
 }
 
+// fnEnv is a function's environment variable: its own, or else the one of
+// Globals.Function (SAM merges them, the function's winning).
+func (tp template) fnEnv(fn, name string) any {
+	if v := get(tp.resources()[fn], "Properties", "Environment", "Variables", name); v != nil {
+		return v
+	}
+	return get(tp, "Globals", "Function", "Environment", "Variables", name)
+}
+
+// envOrdersTable is the variable the functions read the order store's table
+// name from.
+const envOrdersTable = "ORDERS_TABLE"
+
+// storeTable is the table `flashsale table create` makes
+// (dynamostore.CreateTable), in the template's terms: the key schema in
+// order, the attribute definitions sorted, "NAME TYPE" each.
+type storeTable struct {
+	billing    string
+	keySchema  []string
+	attributes []string
+	ttl        string
+}
+
+// tableRecorder is a DynamoDB client that records what CreateTable asks
+// for and reports the table active at once.
+type tableRecorder struct {
+	create *dynamodb.CreateTableInput
+	ttl    *dynamodb.UpdateTimeToLiveInput
+}
+
+func (r *tableRecorder) CreateTable(_ context.Context, in *dynamodb.CreateTableInput, _ ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error) {
+	r.create = in
+	return &dynamodb.CreateTableOutput{}, nil
+}
+
+func (r *tableRecorder) DescribeTable(_ context.Context, in *dynamodb.DescribeTableInput, _ ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
+	return &dynamodb.DescribeTableOutput{Table: &types.TableDescription{TableName: in.TableName, TableStatus: types.TableStatusActive}}, nil
+}
+
+func (r *tableRecorder) UpdateTimeToLive(_ context.Context, in *dynamodb.UpdateTimeToLiveInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error) {
+	r.ttl = in
+	return &dynamodb.UpdateTimeToLiveOutput{}, nil
+}
+
+// orderStoreTable runs dynamostore.CreateTable against a tableRecorder: the
+// template's table must be the one the store's own command creates.
+var orderStoreTable = sync.OnceValues(func() (storeTable, error) {
+	var r tableRecorder
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := dynamostore.CreateTable(ctx, &r, "orders"); err != nil {
+		return storeTable{}, fmt.Errorf("dynamostore.CreateTable against a recorder: %w", err)
+	}
+	if r.create == nil || r.ttl == nil || r.ttl.TimeToLiveSpecification == nil {
+		return storeTable{}, fmt.Errorf("dynamostore.CreateTable did not create the table and set its TTL (create %v, ttl %v)", r.create, r.ttl)
+	}
+	st := storeTable{billing: string(r.create.BillingMode)}
+	for _, k := range r.create.KeySchema {
+		st.keySchema = append(st.keySchema, aws.ToString(k.AttributeName)+" "+string(k.KeyType))
+	}
+	for _, a := range r.create.AttributeDefinitions {
+		st.attributes = append(st.attributes, aws.ToString(a.AttributeName)+" "+string(a.AttributeType))
+	}
+	sort.Strings(st.attributes)
+	if aws.ToBool(r.ttl.TimeToLiveSpecification.Enabled) {
+		st.ttl = aws.ToString(r.ttl.TimeToLiveSpecification.AttributeName)
+	}
+	return st, nil
+})
+
+// pairs lists "A B" for each map of list, with the values of keys a and b.
+func pairs(list any, a, b string) []string {
+	var out []string
+	for _, e := range anySlice(list) {
+		out = append(out, fmt.Sprintf("%v %v", get(e, a), get(e, b)))
+	}
+	return out
+}
+
 // resolve replaces a {"Ref": Parameter} by the parameter's default.
 func (tp template) resolve(v any) any {
 	if p := ref(v); p != "" {
@@ -243,7 +328,7 @@ func checkWiring(tp template) []string {
 	}
 
 	// Routes: each one reaches ApiFunction through OrdersHttpApi, payload 2.0.
-	want := map[string]bool{"POST /orders/sync": false, "POST /orders/async": false, "GET /health": false, "ANY $default": false}
+	want := map[string]bool{"POST /orders/sync": false, "POST /orders/async": false, "GET /orders/{id}": false, "GET /health": false, "ANY $default": false}
 	for _, fn := range tp.functions() {
 		evs, _ := get(res[fn], "Properties", "Events").(map[string]any)
 		for name, ev := range evs {
@@ -360,11 +445,11 @@ func checkWiring(tp template) []string {
 		}
 	}
 
-	// Queues hold orders: they outlive the stack. Each SNS subscription
-	// has a dead-letter queue of its own.
+	// Queues and tables hold orders: they outlive the stack. Each SNS
+	// subscription has a dead-letter queue of its own.
 	dlqOf := map[string]string{} // dead-letter queue -> subscription
 	for name, r := range res {
-		if get(r, "Type") == "AWS::SQS::Queue" {
+		if t := get(r, "Type"); t == "AWS::SQS::Queue" || t == "AWS::DynamoDB::Table" {
 			if get(r, "DeletionPolicy") != "Retain" || get(r, "UpdateReplacePolicy") != "Retain" {
 				fail("%s: DeletionPolicy %v, UpdateReplacePolicy %v; want Retain for both (it holds orders)", name, get(r, "DeletionPolicy"), get(r, "UpdateReplacePolicy"))
 			}
@@ -403,6 +488,49 @@ func checkWiring(tp template) []string {
 	}
 	if a := ref(get(res["ApiFunction"], "Properties", "Environment", "Variables", "ORDERS_TOPIC_ARN")); a != "OrdersTopic" {
 		fail("ApiFunction: ORDERS_TOPIC_ARN is %q, want !Ref OrdersTopic", a)
+	}
+
+	// The order store: OrdersTable is the table dynamostore.CreateTable
+	// makes (key, billing, TTL), encrypted with KMS, with point-in-time
+	// recovery; every function gets its name.
+	table := res["OrdersTable"]
+	if tp.typeOf("OrdersTable") != "AWS::DynamoDB::Table" {
+		fail("OrdersTable is not an AWS::DynamoDB::Table")
+	} else if spec, err := orderStoreTable(); err != nil {
+		fail("%v", err)
+	} else {
+		props := get(table, "Properties")
+		if got := pairs(get(props, "KeySchema"), "AttributeName", "KeyType"); !slices.Equal(got, spec.keySchema) {
+			fail("OrdersTable: KeySchema %v, want %v (dynamostore.CreateTable's)", got, spec.keySchema)
+		}
+		got := pairs(get(props, "AttributeDefinitions"), "AttributeName", "AttributeType")
+		sort.Strings(got)
+		if !slices.Equal(got, spec.attributes) {
+			fail("OrdersTable: AttributeDefinitions %v, want %v (dynamostore.CreateTable's)", got, spec.attributes)
+		}
+		if b := get(props, "BillingMode"); b != spec.billing {
+			fail("OrdersTable: BillingMode %v, want %s (dynamostore.CreateTable's)", b, spec.billing)
+		}
+		if ttl := get(props, "TimeToLiveSpecification"); get(ttl, "AttributeName") != spec.ttl || get(ttl, "Enabled") != true {
+			fail("OrdersTable: TimeToLiveSpecification %v, want enabled on %s (dynamostore.TTLAttribute)", ttl, spec.ttl)
+		}
+		if spec.ttl != dynamostore.TTLAttribute || !slices.Equal(spec.keySchema, []string{dynamostore.KeyAttribute + " HASH"}) {
+			fail("dynamostore.CreateTable makes key %v, TTL %q: not the store's KeyAttribute %q and TTLAttribute %q", spec.keySchema, spec.ttl, dynamostore.KeyAttribute, dynamostore.TTLAttribute)
+		}
+		if sse := get(props, "SSESpecification"); get(sse, "SSEEnabled") != true || get(sse, "SSEType") != "KMS" {
+			fail("OrdersTable: SSESpecification %v, want SSEEnabled true and SSEType KMS", sse)
+		}
+		if get(props, "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled") != true {
+			fail("OrdersTable: PointInTimeRecoverySpecification %v, want PointInTimeRecoveryEnabled true", get(props, "PointInTimeRecoverySpecification"))
+		}
+		if n := get(props, "TableName"); n != nil {
+			fail("OrdersTable: TableName %v: a retained table with a fixed name would block the next deploy of the stack", n)
+		}
+	}
+	for _, fn := range tp.functions() {
+		if v := tp.fnEnv(fn, envOrdersTable); ref(v) != "OrdersTable" {
+			fail("%s: %s is %v, want !Ref OrdersTable", fn, envOrdersTable, v)
+		}
 	}
 
 	// ProcessorFunction subscribes to OrdersTopic, with a dead-letter queue.
@@ -452,13 +580,19 @@ func checkWiring(tp template) []string {
 	// Each function runs with a role of the template that grants what it
 	// needs on the stack's own resources and nothing else: logs on its own
 	// log group, sns:Publish on OrdersTopic for ApiFunction only,
-	// sqs:SendMessage on the failure queue for ProcessorFunction only; no
-	// managed policy (AWSLambdaBasicExecutionRole's logs cover every log
-	// group of the account), no SAM Policies (ignored beside a Role).
+	// sqs:SendMessage on the failure queue for ProcessorFunction only; on
+	// OrdersTable the items the store writes and reads (the API creates,
+	// reads, cancels, claims and finishes; the processor only claims and
+	// finishes: UpdateItem), never Scan, Query or DeleteItem; no KMS
+	// permission (the table's key is the AWS managed aws/dynamodb, used
+	// through DynamoDB); no managed policy (AWSLambdaBasicExecutionRole's
+	// logs cover every log group of the account), no SAM Policies (ignored
+	// beside a Role).
 	wantGrants := map[string]map[string]string{ // function -> action -> resource
-		"ApiFunction": {"logs:CreateLogStream": "ApiLogGroup.Arn", "logs:PutLogEvents": "ApiLogGroup.Arn", "sns:Publish": "OrdersTopic"},
+		"ApiFunction": {"logs:CreateLogStream": "ApiLogGroup.Arn", "logs:PutLogEvents": "ApiLogGroup.Arn", "sns:Publish": "OrdersTopic",
+			"dynamodb:PutItem": "OrdersTable.Arn", "dynamodb:GetItem": "OrdersTable.Arn", "dynamodb:UpdateItem": "OrdersTable.Arn"},
 		"ProcessorFunction": {"logs:CreateLogStream": "ProcessorLogGroup.Arn", "logs:PutLogEvents": "ProcessorLogGroup.Arn",
-			"sqs:SendMessage": "ProcessorFailureQueue.Arn"},
+			"sqs:SendMessage": "ProcessorFailureQueue.Arn", "dynamodb:UpdateItem": "OrdersTable.Arn"},
 	}
 	roleOf := map[string]string{}
 	for _, fn := range tp.functions() {
@@ -521,6 +655,13 @@ func checkWiring(tp template) []string {
 			for _, st := range statements[name] {
 				if get(st, "Effect") != "Allow" {
 					continue
+				}
+				// An Allow of everything but (NotAction) or everywhere but
+				// (NotResource) escapes the action and resource checks below.
+				for _, k := range []string{"NotAction", "NotResource"} {
+					if get(st, k) != nil {
+						fail("%s (role of %s) allows with %s %v: name the actions and resources", name, fn, k, get(st, k))
+					}
 				}
 				actions := anySlice(get(st, "Action"))
 				if a, ok := get(st, "Action").(string); ok {
@@ -649,10 +790,13 @@ func checkWiring(tp template) []string {
 	}
 
 	for _, o := range []string{"ApiUrl", "OrdersTopicArn", "OrdersDeadLetterQueueUrl", "ProcessorFailureQueueUrl",
-		"ApiFunctionName", "ProcessorFunctionName", "ApiLogGroupName", "ProcessorLogGroupName"} {
+		"ApiFunctionName", "ProcessorFunctionName", "ApiLogGroupName", "ProcessorLogGroupName", "OrdersTableName"} {
 		if get(tp, "Outputs", o, "Value") == nil {
 			fail("output %s is missing", o)
 		}
+	}
+	if v := get(tp, "Outputs", "OrdersTableName", "Value"); ref(v) != "OrdersTable" {
+		fail("output OrdersTableName is %v, want !Ref OrdersTable", v)
 	}
 	for _, p := range []string{"PaymentDelay", "MemorySize"} {
 		if get(tp, "Parameters", p) == nil {
@@ -878,6 +1022,85 @@ func TestTemplateWiringCatchesMistakes(t *testing.T) {
 		{"no publish timeout", func(tp template) {
 			delete(get(tp.resources()["ApiFunction"], "Properties", "Environment", "Variables").(map[string]any), "PUBLISH_TIMEOUT")
 		}, "PUBLISH_TIMEOUT"},
+
+		// The order store.
+		{"no orders table", func(tp template) { delete(tp.resources(), "OrdersTable") }, "OrdersTable is not an AWS::DynamoDB::Table"},
+		{"table with a sort key", func(tp template) {
+			p := tableProps(tp)
+			p["KeySchema"] = append(anySlice(p["KeySchema"]), map[string]any{"AttributeName": "created_at", "KeyType": "RANGE"})
+			p["AttributeDefinitions"] = append(anySlice(p["AttributeDefinitions"]), map[string]any{"AttributeName": "created_at", "AttributeType": "S"})
+		}, "OrdersTable: KeySchema [order_id HASH created_at RANGE], want [order_id HASH]"},
+		{"table keyed by another attribute", func(tp template) {
+			anySlice(tableProps(tp)["KeySchema"])[0].(map[string]any)["AttributeName"] = "id"
+		}, "OrdersTable: KeySchema [id HASH]"},
+		{"numeric key", func(tp template) {
+			anySlice(tableProps(tp)["AttributeDefinitions"])[0].(map[string]any)["AttributeType"] = "N"
+		}, "OrdersTable: AttributeDefinitions [order_id N], want [order_id S]"},
+		{"provisioned table", func(tp template) { tableProps(tp)["BillingMode"] = "PROVISIONED" }, "BillingMode PROVISIONED, want PAY_PER_REQUEST"},
+		{"TTL on another attribute", func(tp template) {
+			tableProps(tp)["TimeToLiveSpecification"].(map[string]any)["AttributeName"] = "ttl"
+		}, "want enabled on expires_at"},
+		{"TTL disabled", func(tp template) {
+			tableProps(tp)["TimeToLiveSpecification"].(map[string]any)["Enabled"] = false
+		}, "want enabled on expires_at"},
+		{"no TTL", func(tp template) { delete(tableProps(tp), "TimeToLiveSpecification") }, "OrdersTable: TimeToLiveSpecification <nil>"},
+		{"table without SSE", func(tp template) { delete(tableProps(tp), "SSESpecification") }, "OrdersTable: SSESpecification <nil>"},
+		{"table with SSE off", func(tp template) {
+			tableProps(tp)["SSESpecification"].(map[string]any)["SSEEnabled"] = false
+		}, "want SSEEnabled true and SSEType KMS"},
+		{"table without point-in-time recovery", func(tp template) { delete(tableProps(tp), "PointInTimeRecoverySpecification") }, "PointInTimeRecoveryEnabled true"},
+		{"table with a fixed name", func(tp template) { tableProps(tp)["TableName"] = "orders" }, "OrdersTable: TableName orders"},
+		{"table deleted with the stack", func(tp template) {
+			delete(tp.resources()["OrdersTable"].(map[string]any), "DeletionPolicy")
+		}, "OrdersTable: DeletionPolicy <nil>, UpdateReplacePolicy Retain"},
+		{"table replaced without retaining", func(tp template) {
+			tp.resources()["OrdersTable"].(map[string]any)["UpdateReplacePolicy"] = "Delete"
+		}, "OrdersTable: DeletionPolicy Retain, UpdateReplacePolicy Delete"},
+		{"no ORDERS_TABLE", func(tp template) {
+			delete(get(tp, "Globals", "Function", "Environment", "Variables").(map[string]any), "ORDERS_TABLE")
+		}, "ProcessorFunction: ORDERS_TABLE is <nil>, want !Ref OrdersTable"},
+		{"API overrides ORDERS_TABLE", func(tp template) {
+			get(tp.resources()["ApiFunction"], "Properties", "Environment", "Variables").(map[string]any)["ORDERS_TABLE"] = "orders"
+		}, "ApiFunction: ORDERS_TABLE is orders, want !Ref OrdersTable"},
+		{"no GET /orders/{id}", func(tp template) {
+			delete(get(tp.resources()["ApiFunction"], "Properties", "Events").(map[string]any), "GetOrder")
+		}, "route GET /orders/{id} is missing"},
+		{"no table output", func(tp template) { delete(get(tp, "Outputs").(map[string]any), "OrdersTableName") }, "output OrdersTableName is missing"},
+		{"API may scan", func(tp template) {
+			st := tableStatement(tp, "ApiFunctionRole")
+			st["Action"] = append(anySlice(st["Action"]), "dynamodb:Scan")
+		}, "ApiFunctionRole (role of ApiFunction) grants dynamodb:Scan, which it does not need"},
+		{"API may delete", func(tp template) {
+			st := tableStatement(tp, "ApiFunctionRole")
+			st["Action"] = append(anySlice(st["Action"]), "dynamodb:DeleteItem")
+		}, "grants dynamodb:DeleteItem, which it does not need"},
+		{"every DynamoDB action", func(tp template) { tableStatement(tp, "ApiFunctionRole")["Action"] = "dynamodb:*" }, "grants dynamodb:*, which it does not need"},
+		{"API cannot read", func(tp template) {
+			st := tableStatement(tp, "ApiFunctionRole")
+			st["Action"] = slices.DeleteFunc(anySlice(st["Action"]), func(a any) bool { return a == "dynamodb:GetItem" })
+		}, "ApiFunctionRole (role of ApiFunction) lacks dynamodb:GetItem on OrdersTable.Arn"},
+		{"table grant on every resource", func(tp template) { tableStatement(tp, "ApiFunctionRole")["Resource"] = "*" }, "grants dynamodb:PutItem on *, want on OrdersTable.Arn only"},
+		{"table grant on its indexes", func(tp template) {
+			tableStatement(tp, "ProcessorFunctionRole")["Resource"] = map[string]any{"Fn::Sub": "${OrdersTable.Arn}/index/*"}
+		}, "grants dynamodb:UpdateItem on map[Fn::Sub:${OrdersTable.Arn}/index/*], want on OrdersTable.Arn only"},
+		{"processor reads", func(tp template) {
+			tableStatement(tp, "ProcessorFunctionRole")["Action"] = []any{"dynamodb:UpdateItem", "dynamodb:GetItem"}
+		}, "ProcessorFunctionRole (role of ProcessorFunction) grants dynamodb:GetItem, which it does not need"},
+		{"processor puts", func(tp template) {
+			tableStatement(tp, "ProcessorFunctionRole")["Action"] = []any{"dynamodb:UpdateItem", "dynamodb:PutItem"}
+		}, "ProcessorFunctionRole (role of ProcessorFunction) grants dynamodb:PutItem, which it does not need"},
+		{"processor cannot claim", func(tp template) {
+			tableStatement(tp, "ProcessorFunctionRole")["Action"] = []any{}
+		}, "ProcessorFunctionRole (role of ProcessorFunction) lacks dynamodb:UpdateItem on OrdersTable.Arn"},
+		{"allow everything but", func(tp template) {
+			st := tableStatement(tp, "ProcessorFunctionRole")
+			delete(st, "Action")
+			st["NotAction"] = "dynamodb:DeleteTable"
+		}, "ProcessorFunctionRole (role of ProcessorFunction) allows with NotAction dynamodb:DeleteTable"},
+		{"KMS in a role", func(tp template) {
+			st := tableStatement(tp, "ProcessorFunctionRole")
+			st["Action"] = []any{"dynamodb:UpdateItem", "kms:Decrypt"}
+		}, "grants kms:Decrypt, which it does not need"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -889,6 +1112,22 @@ func TestTemplateWiringCatchesMistakes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tableProps is OrdersTable's Properties, to break.
+func tableProps(tp template) map[string]any {
+	return get(tp.resources()["OrdersTable"], "Properties").(map[string]any)
+}
+
+// tableStatement is the statement of role's inline policy orders-table, to
+// break.
+func tableStatement(tp template, role string) map[string]any {
+	for _, pol := range anySlice(get(tp.resources()[role], "Properties", "Policies")) {
+		if get(pol, "PolicyName") == "orders-table" {
+			return anySlice(get(pol, "PolicyDocument", "Statement"))[0].(map[string]any)
+		}
+	}
+	panic(role + " has no policy orders-table")
 }
 
 func TestLoadTemplateShortForms(t *testing.T) {
