@@ -12,7 +12,7 @@ import (
 func init() {
 	register(&command{
 		name:    "cost",
-		summary: "monthly cost of the processor Lambda against the worker service",
+		summary: "monthly cost of the processor Lambda against the worker service, order store included",
 		run:     runCost,
 	})
 }

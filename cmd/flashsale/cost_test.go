@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 
@@ -9,25 +10,31 @@ import (
 )
 
 // TestCostStudy runs the two volumes of the study: 10,000 orders a month
-// inside the Lambda free tier, 300,000 past it, with every line item.
+// inside the Lambda free tier, 300,000 past it, with every line item and,
+// in each of the three designs, the order store's line.
 func TestCostStudy(t *testing.T) {
 	tests := []struct {
 		orders string
 		want   []string
+		store  string // once per design
 	}{{
 		orders: "10000",
 		want: []string{
 			"10,000 orders/month are inside the Lambda free tier, which covers up to 266,667 orders/month at 512 MB x 3s.",
-			"Lambda arm64 $0.01, Lambda x86_64 $0.01, worker service $18.03 a month: Lambda saves $18.02 a month.",
+			"Lambda arm64 $0.03, Lambda x86_64 $0.03, worker service $18.05 a month: Lambda saves $18.02 a month.",
+			"The order store (exactly-once) adds $0.02 a month to every design, $0.0020 per 1,000 orders; it does not move the break-even.",
 		},
+		store: "Order store (exactly-once): 3 writes and 1 read per order (3 WRU, 1 RRU), $0.0020 per 1,000 orders, $0.02 a month.",
 	}, {
 		orders: "300000",
 		want: []string{
 			"300,000 orders/month are past the Lambda free tier, which covers up to 266,667 orders/month at 512 MB x 3s: 50,000 of 450,000 GB-seconds are billed.",
-			"Lambda arm64 $0.97, Lambda x86_64 $1.13, worker service $18.32 a month: Lambda saves $17.35 a month.",
+			"Lambda arm64 $1.57, Lambda x86_64 $1.73, worker service $18.92 a month: Lambda saves $17.35 a month.",
 		},
+		store: "Order store (exactly-once): 3 writes and 1 read per order (3 WRU, 1 RRU), $0.0020 per 1,000 orders, $0.60 a month.",
 	}}
-	items := []string{"HTTP API requests (common)", "SNS publishes (common)", "Lambda requests", "Lambda compute", "SQS requests", "Fargate vCPU", "Fargate memory", "Total", "Break-even, Lambda arm64: 1,176,767 orders/month"}
+	items := []string{"HTTP API requests (common)", "SNS publishes (common)", "Lambda requests", "Lambda compute", "SQS requests", "Fargate vCPU", "Fargate memory",
+		"DynamoDB writes (common)", "DynamoDB reads (common)", "DynamoDB storage (common)", "Total", "Break-even, Lambda arm64: 1,176,767 orders/month"}
 	for _, tt := range tests {
 		code, stdout, stderr := runCmd(t, "cost", "--orders", tt.orders)
 		if code != 0 {
@@ -37,6 +44,9 @@ func TestCostStudy(t *testing.T) {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("--orders %s: output lacks %q:\n%s", tt.orders, want, stdout)
 			}
+		}
+		if n := strings.Count(stdout, "  "+tt.store+"\n"); n != 3 {
+			t.Errorf("--orders %s: %q %d times, want once per design:\n%s", tt.orders, tt.store, n, stdout)
 		}
 	}
 }
@@ -63,6 +73,71 @@ func TestCostJSONAndFlags(t *testing.T) {
 	}
 }
 
+// TestCostStoreFlags: the order store's flags reach the estimate, and each
+// design shows the store's writes, reads and cost per 1,000 orders.
+func TestCostStoreFlags(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		store cost.StoreCost
+		line  string
+	}{{
+		// The example: 3,000 WRU + 1,000 RRU = $0.00375 + $0.00025.
+		name:  "1,000 orders at $1.25 and $0.25",
+		args:  []string{"--orders", "1000", "--price-dynamodb-writes", "1.25", "--price-dynamodb-reads", "0.25"},
+		store: cost.StoreCost{WritesPerOrder: 3, ReadsPerOrder: 1, WriteUnitsPerOrder: 3, ReadUnitsPerOrder: 1, PerThousandOrders: 0.004, Monthly: 0.004},
+		line:  "Order store (exactly-once): 3 writes and 1 read per order (3 WRU, 1 RRU), $0.0040 per 1,000 orders, $0.0040 a month.",
+	}, {
+		// 1 delivery in 10 a duplicate: 1/9 more write an order; 2 KB items: 2 WRU a write.
+		name:  "duplicates, status checks, 2 KB items",
+		args:  []string{"--orders", "90000", "--duplicate-rate", "0.1", "--status-reads", "4", "--store-item-kb", "2"},
+		store: cost.StoreCost{WritesPerOrder: 3 + 1.0/9, ReadsPerOrder: 4, WriteUnitsPerOrder: 2 * (3 + 1.0/9), ReadUnitsPerOrder: 4},
+		line:  "Order store (exactly-once): 3.11 writes and 4 reads per order (6.22 WRU, 4 RRU), $0.0044 per 1,000 orders, $0.40 a month.",
+	}, {
+		name:  "no status checks",
+		args:  []string{"--orders", "1000", "--status-reads", "0", "--store-writes", "2"},
+		store: cost.StoreCost{WritesPerOrder: 2, WriteUnitsPerOrder: 2, PerThousandOrders: 0.00125, Monthly: 0.00125},
+		line:  "Order store (exactly-once): 2 writes and 0 reads per order (2 WRU, 0 RRU), $0.0013 per 1,000 orders, $0.0013 a month.",
+	}}
+	// (3 + 1/9) x 2 WRU x $0.625/M + 4 RRU x $0.125/M an order.
+	tests[1].store.PerThousandOrders = 1000 * (2*(3+1.0/9)*0.625 + 4*0.125) / 1e6
+	tests[1].store.Monthly = 90 * tests[1].store.PerThousandOrders
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, append([]string{"cost"}, tt.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if n := strings.Count(stdout, "  "+tt.line+"\n"); n != 3 {
+				t.Errorf("%q %d times, want once per design:\n%s", tt.line, n, stdout)
+			}
+			code, stdout, stderr = runCmd(t, append([]string{"cost", "--json"}, tt.args...)...)
+			if code != 0 {
+				t.Fatalf("--json: exit %d: %s", code, stderr)
+			}
+			var e cost.Estimate
+			if err := json.Unmarshal([]byte(stdout), &e); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range e.Designs {
+				got, want := d.Store, tt.store
+				for _, f := range []struct {
+					name      string
+					got, want float64
+				}{
+					{"writes per order", got.WritesPerOrder, want.WritesPerOrder}, {"reads per order", got.ReadsPerOrder, want.ReadsPerOrder},
+					{"WRU per order", got.WriteUnitsPerOrder, want.WriteUnitsPerOrder}, {"RRU per order", got.ReadUnitsPerOrder, want.ReadUnitsPerOrder},
+					{"per 1,000 orders", got.PerThousandOrders, want.PerThousandOrders}, {"a month", got.Monthly, want.Monthly},
+				} {
+					if math.Abs(f.got-f.want) > 1e-12 {
+						t.Errorf("%s: %s %v, want %v", d.Name, f.name, f.got, f.want)
+					}
+				}
+			}
+		})
+	}
+}
+
 func TestCostUsage(t *testing.T) {
 	tests := []struct {
 		name string
@@ -75,6 +150,17 @@ func TestCostUsage(t *testing.T) {
 		{"bad memory", []string{"--orders", "1", "--memory", "64"}, 2, "Lambda memory 64 MB"},
 		{"bad arch", []string{"--orders", "1", "--task-arch", "sparc"}, 2, "task architecture"},
 		{"stray argument", []string{"--orders", "1", "extra"}, 2, `unexpected argument "extra"`},
+		{"negative status reads", []string{"--orders", "1", "--status-reads", "-1"}, 2, "status reads per order -1 (--status-reads): must be 0 or more"},
+		{"NaN status reads", []string{"--orders", "1", "--status-reads", "NaN"}, 2, "(--status-reads)"},
+		{"status reads not a number", []string{"--orders", "1", "--status-reads", "many"}, 2, "-status-reads"},
+		{"negative duplicate rate", []string{"--orders", "1", "--duplicate-rate", "-0.1"}, 2, "(--duplicate-rate)"},
+		{"duplicate rate 1", []string{"--orders", "1", "--duplicate-rate", "1"}, 2, "duplicate rate 1 (--duplicate-rate): must be 0 or more and less than 1"},
+		{"NaN duplicate rate", []string{"--orders", "1", "--duplicate-rate", "NaN"}, 2, "duplicate rate NaN (--duplicate-rate)"},
+		{"negative store writes", []string{"--orders", "1", "--store-writes", "-3"}, 2, "(--store-writes)"},
+		{"infinite duplicate writes", []string{"--orders", "1", "--duplicate-writes", "+Inf"}, 2, "(--duplicate-writes)"},
+		{"empty items", []string{"--orders", "1", "--store-item-kb", "0"}, 2, "(--store-item-kb)"},
+		{"no retention", []string{"--orders", "1", "--store-retention", "0s"}, 2, "(--store-retention)"},
+		{"negative DynamoDB price", []string{"--orders", "1", "--price-dynamodb-writes", "-1"}, 2, "(--price-dynamodb-writes)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,7 +180,8 @@ func TestCostHelp(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	for _, name := range []string{"price-lambda-requests", "price-lambda-gbs-arm64", "price-lambda-gbs-x86_64", "price-sns", "price-sqs",
-		"price-http-api", "price-fargate-vcpu-x86_64", "price-fargate-gb-x86_64", "price-fargate-vcpu-arm64", "price-fargate-gb-arm64", "price-ipv4"} {
+		"price-http-api", "price-fargate-vcpu-x86_64", "price-fargate-gb-x86_64", "price-fargate-vcpu-arm64", "price-fargate-gb-arm64", "price-ipv4",
+		"price-dynamodb-writes", "price-dynamodb-reads", "price-dynamodb-storage", "free-dynamodb-storage"} {
 		i := strings.Index(stdout, "-"+name+" ")
 		if i < 0 {
 			t.Errorf("help lacks --%s", name)
@@ -106,7 +193,8 @@ func TestCostHelp(t *testing.T) {
 			t.Errorf("--%s help %q lacks region and date", name, line)
 		}
 	}
-	for _, want := range []string{"$18.02", "$17.02", "$17.77", "us-east-1"} {
+	for _, want := range []string{"$18.02", "$17.02", "$17.77", "us-east-1", "exactly-once",
+		"-store-writes", "-duplicate-rate", "-duplicate-writes", "-status-reads", "-store-item-kb", "-store-retention"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("help lacks %q", want)
 		}

@@ -1,8 +1,9 @@
 // Package cost estimates the monthly AWS bill of processing a volume of
 // orders in each design: the processor Lambda (arm64 and x86_64) against the
 // always-on worker service on Fargate, each with the parts in front of it
-// (HTTP API requests, SNS publishes) and, for the service, the SQS queue it
-// drains. Every price and free-tier allowance is a parameter whose default
+// (HTTP API requests, SNS publishes), the order store every order is
+// recorded in (a DynamoDB table, on-demand: what exactly-once payment costs)
+// and, for the service, the SQS queue it drains. Every price and free-tier allowance is a parameter whose default
 // is the public on-demand price in PriceRegion as of PriceDate.
 //
 // The study this reproduces: the worker service costs about $17 a month
@@ -60,6 +61,13 @@ type Prices struct {
 	FargateGBHourARM64   float64 `json:"fargate_gb_hour_arm64"`   // see FargateVCPUHourX86
 	// PublicIPv4Hour is the price of a public IPv4 address for an hour.
 	PublicIPv4Hour float64 `json:"public_ipv4_hour"`
+	// DynamoDBWritesPerMillion and DynamoDBReadsPerMillion are the price of
+	// 1M write and 1M read request units of an on-demand DynamoDB table
+	// (Standard table class); DynamoDBStorageGBMonth is the price of a
+	// GB-month of its storage.
+	DynamoDBWritesPerMillion float64 `json:"dynamodb_writes_per_million"`
+	DynamoDBReadsPerMillion  float64 `json:"dynamodb_reads_per_million"` // see DynamoDBWritesPerMillion
+	DynamoDBStorageGBMonth   float64 `json:"dynamodb_storage_gb_month"`  // see DynamoDBWritesPerMillion
 }
 
 // DefaultPrices are the public on-demand prices in PriceRegion as of
@@ -77,6 +85,10 @@ func DefaultPrices() Prices {
 		FargateVCPUHourARM64:      0.03238,
 		FargateGBHourARM64:        0.00356,
 		PublicIPv4Hour:            0.005,
+		// On-demand throughput, halved on 2024-11-01 (from $1.25 and $0.25).
+		DynamoDBWritesPerMillion: 0.625,
+		DynamoDBReadsPerMillion:  0.125,
+		DynamoDBStorageGBMonth:   0.25,
 	}
 }
 
@@ -88,11 +100,14 @@ type FreeTier struct {
 	LambdaGBSeconds float64 `json:"lambda_gb_seconds"` // Lambda GB-seconds a month
 	SNSPublishes    float64 `json:"sns_publishes"`     // SNS publishes a month
 	SQSRequests     float64 `json:"sqs_requests"`      // SQS requests a month
+	// DynamoDBStorageGB is the DynamoDB storage free each month, GB
+	// (Standard table class; on-demand requests have no free tier).
+	DynamoDBStorageGB float64 `json:"dynamodb_storage_gb"`
 }
 
 // DefaultFreeTier is AWS's always-free tier.
 func DefaultFreeTier() FreeTier {
-	return FreeTier{LambdaRequests: 1_000_000, LambdaGBSeconds: 400_000, SNSPublishes: 1_000_000, SQSRequests: 1_000_000}
+	return FreeTier{LambdaRequests: 1_000_000, LambdaGBSeconds: 400_000, SNSPublishes: 1_000_000, SQSRequests: 1_000_000, DynamoDBStorageGB: 25}
 }
 
 // Params describe the workload and both designs.
@@ -104,7 +119,8 @@ type Params struct {
 	// order (SNS delivers one message per invocation).
 	MemoryMB int           `json:"memory_mb"`
 	Duration time.Duration `json:"duration"` // see MemoryMB
-	// FreeTierOn applies the always-free tier (Lambda, SNS, SQS).
+	// FreeTierOn applies the always-free tier (Lambda, SNS, SQS, DynamoDB
+	// storage).
 	FreeTierOn bool `json:"free_tier"`
 
 	// The worker service: Tasks Fargate tasks of TaskVCPU vCPU and
@@ -124,17 +140,96 @@ type Params struct {
 	Pollers  int           `json:"sqs_pollers"`   // see SQSBatch
 	PollWait time.Duration `json:"sqs_poll_wait"` // see SQSBatch
 
+	// Store is the order store's traffic, the same in every design.
+	Store Store `json:"store"`
+
 	Prices Prices   `json:"prices"`              // unit prices
 	Free   FreeTier `json:"free_tier_allowance"` // free-tier allowances, applied when FreeTierOn
 }
 
-// Defaults are the study's workload (512 MB x 3 s per order) and a worker
-// service of one 0.5 vCPU, 1 GB Linux/x86_64 task, at DefaultPrices.
+// Store describes the order store: the DynamoDB orders table (on-demand
+// capacity, Standard table class) that records every order the AWS paths
+// take, so that at-least-once delivery pays each order once in effect. Every
+// change is a conditional write; a write whose condition fails consumes its
+// write units all the same.
+type Store struct {
+	// Writes is the conditional writes of one order on the async path (API
+	// -> SNS -> processor Lambda, or -> SQS -> worker): the API records it as
+	// pending (PutItem), the processor claims it and records the outcome
+	// (UpdateItem each).
+	Writes float64 `json:"writes_per_order"`
+	// DuplicateRate is the share of the processor's deliveries that are
+	// duplicates (SNS, Lambda and SQS deliver at least once), 0 to less than
+	// 1: each order is delivered 1 / (1 - DuplicateRate) times. Each
+	// duplicate costs DuplicateWrites more conditional writes (its claim,
+	// refused).
+	DuplicateRate   float64 `json:"duplicate_rate"`
+	DuplicateWrites float64 `json:"writes_per_duplicate"` // see DuplicateRate
+	// StatusReads is the status checks of one order by its client (GET
+	// /orders/{id}), each a strongly consistent GetItem.
+	StatusReads float64 `json:"status_reads_per_order"`
+	// ItemKB is the size of an order's item, in KB (1,024 bytes): a write
+	// consumes one write unit per KB started, a strongly consistent read one
+	// read unit per 4 KB started, and storage is billed on it (DynamoDB adds
+	// 100 bytes of overhead per item; include them).
+	ItemKB float64 `json:"item_kb"`
+	// Retention is how long an order's item is kept after its last change
+	// before its TTL expires it (dynamostore.DefaultRetention, 7 days, by
+	// default; DynamoDB deletes expired items within a few days more, and
+	// the deletions are free).
+	Retention time.Duration `json:"retention"`
+}
+
+// DefaultStore is the order store as internal/orderstore/dynamostore uses
+// it: 3 writes per order (create, claim, finish), no duplicates, one status
+// check per order, items of about 0.5 KB kept 7 days.
+func DefaultStore() Store {
+	return Store{Writes: 3, DuplicateWrites: 1, StatusReads: 1, ItemKB: 0.5, Retention: 7 * 24 * time.Hour}
+}
+
+// MaxItemKB is DynamoDB's largest item, 400 KB.
+const MaxItemKB = 400
+
+// DuplicatesPerOrder is the duplicate deliveries of one order: with a share
+// d of deliveries duplicates, d / (1 - d).
+func (s Store) DuplicatesPerOrder() float64 {
+	return s.DuplicateRate / (1 - s.DuplicateRate)
+}
+
+// WritesPerOrder is the conditional writes of one order, its duplicates'
+// included.
+func (s Store) WritesPerOrder() float64 {
+	return s.Writes + s.DuplicatesPerOrder()*s.DuplicateWrites
+}
+
+// WriteUnitsPerOrder is the write request units of one order: one per KB
+// of its item, started, per write.
+func (s Store) WriteUnitsPerOrder() float64 {
+	return s.WritesPerOrder() * math.Ceil(s.ItemKB)
+}
+
+// ReadUnitsPerOrder is the read request units of one order's status
+// checks: one per 4 KB of its item, started, per strongly consistent read.
+func (s Store) ReadUnitsPerOrder() float64 {
+	return s.StatusReads * math.Ceil(s.ItemKB/4)
+}
+
+// GBMonthsPerOrder is the storage one order occupies in a month of
+// monthHours hours: its item (KB / 1024²  GB) for Retention. At a steady
+// volume of n orders a month, the table holds n x GBMonthsPerOrder GB.
+func (s Store) GBMonthsPerOrder(monthHours float64) float64 {
+	return s.ItemKB / (1024 * 1024) * s.Retention.Hours() / monthHours
+}
+
+// Defaults are the study's workload (512 MB x 3 s per order), a worker
+// service of one 0.5 vCPU, 1 GB Linux/x86_64 task and DefaultStore, at
+// DefaultPrices.
 func Defaults() Params {
 	return Params{
 		MemoryMB: 512, Duration: 3 * time.Second, FreeTierOn: true,
 		TaskVCPU: 0.5, TaskMemoryGB: 1, Tasks: 1, TaskArch: X86_64, Hours: HoursPerMonth,
 		SQSBatch: 10, Pollers: 1, PollWait: 20 * time.Second,
+		Store:  DefaultStore(),
 		Prices: DefaultPrices(), Free: DefaultFreeTier(),
 	}
 }
@@ -159,6 +254,14 @@ func (p Params) Validate() error {
 	check(p.SQSBatch >= 1 && p.SQSBatch <= 10, "SQS batch %d: must be 1 to 10", p.SQSBatch)
 	check(p.Pollers >= 0, "SQS pollers %d: must be 0 or more", p.Pollers)
 	check(p.PollWait > 0 && p.PollWait <= 20*time.Second, "SQS poll wait %v: must be more than 0 and at most 20s", p.PollWait)
+	st := p.Store
+	check(finite(st.Writes) && st.Writes >= 0, "order store writes per order %v (--store-writes): must be 0 or more", st.Writes)
+	check(finite(st.DuplicateRate) && st.DuplicateRate >= 0 && st.DuplicateRate < 1,
+		"duplicate rate %v (--duplicate-rate): must be 0 or more and less than 1 (the share of deliveries that are duplicates)", st.DuplicateRate)
+	check(finite(st.DuplicateWrites) && st.DuplicateWrites >= 0, "order store writes per duplicate %v (--duplicate-writes): must be 0 or more", st.DuplicateWrites)
+	check(finite(st.StatusReads) && st.StatusReads >= 0, "status reads per order %v (--status-reads): must be 0 or more", st.StatusReads)
+	check(finite(st.ItemKB) && st.ItemKB > 0 && st.ItemKB <= MaxItemKB, "order store item size %v KB (--store-item-kb): must be more than 0 and at most %d", st.ItemKB, MaxItemKB)
+	check(st.Retention > 0, "order store retention %v (--store-retention): must be more than 0", st.Retention)
 	for name, v := range map[string]float64{
 		"Lambda request price": p.Prices.LambdaRequestsPerMillion, "Lambda arm64 GB-second price": p.Prices.LambdaGBSecondARM64,
 		"Lambda x86_64 GB-second price": p.Prices.LambdaGBSecondX86, "SNS price": p.Prices.SNSPublishesPerMillion,
@@ -167,6 +270,10 @@ func (p Params) Validate() error {
 		"Fargate arm64 vCPU price": p.Prices.FargateVCPUHourARM64, "Fargate arm64 GB price": p.Prices.FargateGBHourARM64,
 		"public IPv4 price": p.Prices.PublicIPv4Hour, "free Lambda requests": p.Free.LambdaRequests,
 		"free Lambda GB-seconds": p.Free.LambdaGBSeconds, "free SNS publishes": p.Free.SNSPublishes, "free SQS requests": p.Free.SQSRequests,
+		"DynamoDB write price (--price-dynamodb-writes)":    p.Prices.DynamoDBWritesPerMillion,
+		"DynamoDB read price (--price-dynamodb-reads)":      p.Prices.DynamoDBReadsPerMillion,
+		"DynamoDB storage price (--price-dynamodb-storage)": p.Prices.DynamoDBStorageGBMonth,
+		"free DynamoDB storage (--free-dynamodb-storage)":   p.Free.DynamoDBStorageGB,
 	} {
 		check(finite(v) && v >= 0, "%s %v: must be 0 or more", name, v)
 	}

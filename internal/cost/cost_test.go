@@ -65,8 +65,9 @@ func TestStudyFreeTier(t *testing.T) {
 		if req.Quantity != 10_000 || req.Free != 10_000 || req.Cost != 0 || gbs.Quantity != 15_000 || gbs.Free != 15_000 || gbs.Cost != 0 {
 			t.Errorf("%s at 10,000 orders: %+v %+v, want all free", name, req, gbs)
 		}
-		// What is left is the HTTP API: $1.00 per 1M requests.
-		approx(t, name+" total", d.Total, 0.01, 1e-12)
+		// What is left is the HTTP API, $1.00 per 1M requests, and the
+		// order store: 30,000 WRU x $0.625/M + 10,000 RRU x $0.125/M.
+		approx(t, name+" total", d.Total, 0.01+0.02, 1e-12)
 		approx(t, name+" own", d.Own, 0, 0)
 	}
 
@@ -82,8 +83,9 @@ func TestStudyFreeTier(t *testing.T) {
 	// 50,000 billable GB-seconds; requests are still free (300,000 < 1M).
 	approx(t, "arm64 compute", gbs.Cost, 50_000*0.0000133334, 1e-9)
 	approx(t, "x86_64 compute", lineItem(t, x86, "Lambda compute").Cost, 50_000*0.0000166667, 1e-9)
-	approx(t, "arm64 total", arm.Total, 50_000*0.0000133334+0.30, 1e-9)
-	approx(t, "x86_64 total", x86.Total, 50_000*0.0000166667+0.30, 1e-9)
+	// The HTTP API ($0.30) and the order store ($0.60) on top.
+	approx(t, "arm64 total", arm.Total, 50_000*0.0000133334+0.30+0.60, 1e-9)
+	approx(t, "x86_64 total", x86.Total, 50_000*0.0000166667+0.30+0.60, 1e-9)
 	if lineItem(t, arm, "Lambda requests").Cost != 0 {
 		t.Error("300,000 requests billed: the free tier has 1M")
 	}
@@ -136,8 +138,11 @@ func TestFreeTierOff(t *testing.T) {
 		t.Errorf("free tier off: inside %v, orders %v", e.InsideFreeTier, e.FreeTierOrders)
 	}
 	arm := e.Design(cost.DesignLambdaARM64)
-	// 10,000 x $0.20/M + 15,000 GB-s x $0.0000133334 + SNS 10,000 x $0.50/M + HTTP API 10,000 x $1/M.
-	approx(t, "arm64 total", arm.Total, 0.002+15_000*0.0000133334+0.005+0.01, 1e-12)
+	// 10,000 x $0.20/M + 15,000 GB-s x $0.0000133334 + SNS 10,000 x $0.50/M + HTTP API 10,000 x $1/M,
+	// and the order store: 30,000 WRU, 10,000 RRU and, billed too, its storage
+	// (10,000 x 0.5 KB kept 168 of 730 hours) at $0.25 per GB-month.
+	storage := 10_000 * 0.5 / (1024 * 1024) * 168 / 730 * 0.25
+	approx(t, "arm64 total", arm.Total, 0.002+15_000*0.0000133334+0.005+0.01+0.02+storage, 1e-12)
 	for _, it := range arm.Items {
 		if it.Free != 0 {
 			t.Errorf("%s: %v free with the free tier off", it.Name, it.Free)
@@ -262,14 +267,18 @@ func TestFlags(t *testing.T) {
 			}
 		}
 	})
-	if n != 15 {
-		t.Errorf("%d price and allowance flags, want 15 (11 prices, 4 allowances)", n)
+	if n != 19 {
+		t.Errorf("%d price and allowance flags, want 19 (14 prices, 5 allowances)", n)
 	}
-	if err := fs.Parse([]string{"--price-lambda-gbs-arm64", "0.00002", "--memory", "1024", "--duration", "100ms", "--task-arch", "arm64", "--free-tier=false", "--free-sqs", "5"}); err != nil {
+	if err := fs.Parse([]string{"--price-lambda-gbs-arm64", "0.00002", "--memory", "1024", "--duration", "100ms", "--task-arch", "arm64", "--free-tier=false", "--free-sqs", "5",
+		"--store-writes", "4", "--duplicate-rate", "0.1", "--duplicate-writes", "2", "--status-reads", "2.5", "--store-item-kb", "3", "--store-retention", "720h",
+		"--price-dynamodb-writes", "1.25", "--price-dynamodb-reads", "0.25", "--price-dynamodb-storage", "0.1", "--free-dynamodb-storage", "0"}); err != nil {
 		t.Fatal(err)
 	}
 	want := cost.Defaults()
 	want.Prices.LambdaGBSecondARM64, want.MemoryMB, want.Duration, want.TaskArch, want.FreeTierOn, want.Free.SQSRequests = 0.00002, 1024, 100*time.Millisecond, cost.ARM64, false, 5
+	want.Store = cost.Store{Writes: 4, DuplicateRate: 0.1, DuplicateWrites: 2, StatusReads: 2.5, ItemKB: 3, Retention: 720 * time.Hour}
+	want.Prices.DynamoDBWritesPerMillion, want.Prices.DynamoDBReadsPerMillion, want.Prices.DynamoDBStorageGBMonth, want.Free.DynamoDBStorageGB = 1.25, 0.25, 0.1, 0
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("after parsing:\n got  %+v\n want %+v", p, want)
 	}
@@ -290,8 +299,13 @@ func TestWriteText(t *testing.T) {
 			`(?m)^  SQS requests \(send, receive, delete\) +143,400  requests +143,400  \$0\.40 per 1M requests +\$0\.00$`,
 			`(?m)^  HTTP API requests \(common\) +10,000  requests +-  \$1\.00 per 1M requests +\$0\.01$`,
 			`(?m)^  SNS publishes \(common\) +10,000  publishes +10,000  \$0\.50 per 1M publishes +\$0\.00$`,
+			`(?m)^  DynamoDB writes \(common\) +30,000  WRU +-  \$0\.625 per 1M WRU +\$0\.02$`,
+			`(?m)^  DynamoDB reads \(common\) +10,000  RRU +-  \$0\.125 per 1M RRU +\$0\.0013$`,
+			`(?m)^  DynamoDB storage \(common\) +0\.0011  GB-months +0\.0011  \$0\.25 per GB-month +\$0\.00$`,
+			`(?m)^  Order store \(exactly-once\): 3 writes and 1 read per order \(3 WRU, 1 RRU\), \$0\.0020 per 1,000 orders, \$0\.02 a month\.$`,
 			`(?m)^  10,000 orders/month are inside the Lambda free tier, which covers up to 266,667 orders/month at 512 MB x 3s\.$`,
-			`(?m)^  Lambda arm64 \$0\.01, Lambda x86_64 \$0\.01, worker service \$18\.03 a month: Lambda saves \$18\.02 a month\.$`,
+			`(?m)^  Lambda arm64 \$0\.03, Lambda x86_64 \$0\.03, worker service \$18\.05 a month: Lambda saves \$18\.02 a month\.$`,
+			`(?m)^  The order store \(exactly-once\) adds \$0\.02 a month to every design, \$0\.0020 per 1,000 orders; it does not move the break-even\.$`,
 			`(?m)^  The worker service itself \(Fargate and SQS\) costs \$18\.02 a month`,
 			`(?m)^  Break-even, Lambda arm64: 1,176,767 orders/month \(0\.45 orders/s on average\); below it Lambda costs less\.$`,
 			`(?m)^  Break-even, Lambda x86_64: 992,628 orders/month`,
@@ -302,7 +316,8 @@ func TestWriteText(t *testing.T) {
 			`(?m)^  Lambda compute +450,000  GB-seconds +400,000  \$0\.0000133334 per GB-second +\$0\.67$`,
 			`(?m)^  Lambda compute +450,000  GB-seconds +400,000  \$0\.0000166667 per GB-second +\$0\.83$`,
 			`(?m)^  300,000 orders/month are past the Lambda free tier, which covers up to 266,667 orders/month at 512 MB x 3s: 50,000 of 450,000 GB-seconds are billed\.$`,
-			`(?m)^  Lambda arm64 \$0\.97, Lambda x86_64 \$1\.13, worker service \$18\.32 a month: Lambda saves \$17\.35 a month\.$`,
+			`(?m)^  Order store \(exactly-once\): 3 writes and 1 read per order \(3 WRU, 1 RRU\), \$0\.0020 per 1,000 orders, \$0\.60 a month\.$`,
+			`(?m)^  Lambda arm64 \$1\.57, Lambda x86_64 \$1\.73, worker service \$18\.92 a month: Lambda saves \$17\.35 a month\.$`,
 		},
 	}}
 	for _, tt := range tests {

@@ -19,7 +19,7 @@ const (
 type LineItem struct {
 	Name string `json:"name"` // what is billed
 	// Common marks the items every design pays alike (the API and the
-	// topic in front of the processor).
+	// topic in front of the processor, and the order store).
 	Common bool `json:"common,omitempty"`
 	// Quantity is the month's usage in Unit; Free the part of it the free
 	// tier covers.
@@ -42,6 +42,28 @@ type Design struct {
 	// Own is the total of the items not marked Common: what the design's
 	// processor itself costs.
 	Own float64 `json:"own"`
+	// Store is what the order store costs in this design.
+	Store StoreCost `json:"store"`
+}
+
+// StoreCost is the order store's share of a design's bill: what recording
+// every order for exactly-once payment costs.
+type StoreCost struct {
+	// WritesPerOrder is the conditional writes of one order, duplicates
+	// included; ReadsPerOrder its strongly consistent status reads.
+	WritesPerOrder float64 `json:"writes_per_order"`
+	ReadsPerOrder  float64 `json:"reads_per_order"` // see WritesPerOrder
+	// WriteUnitsPerOrder and ReadUnitsPerOrder are the request units they
+	// consume.
+	WriteUnitsPerOrder float64 `json:"write_units_per_order"`
+	ReadUnitsPerOrder  float64 `json:"read_units_per_order"` // see WriteUnitsPerOrder
+	// PerThousandOrders is what the writes and reads of 1,000 orders cost,
+	// USD (on-demand requests have no free tier). Storage, billed by the
+	// month and mostly inside the free tier, is left to Monthly.
+	PerThousandOrders float64 `json:"per_thousand_orders"`
+	// Monthly is the month's cost of the store's line items (writes, reads,
+	// storage), USD, the free tier applied as in the rest of the bill.
+	Monthly float64 `json:"monthly"`
 }
 
 // BreakEven is the volume at which a Lambda design costs as much as the
@@ -112,6 +134,21 @@ func designs(p Params, n float64) []Design {
 		item("HTTP API requests", n, "requests", 0, pr.HTTPAPIRequestsPerMillion/1e6, "$"+usd(pr.HTTPAPIRequestsPerMillion)+" per 1M requests"),
 		item("SNS publishes", n, "publishes", free(p.Free.SNSPublishes), pr.SNSPublishesPerMillion/1e6, "$"+usd(pr.SNSPublishesPerMillion)+" per 1M publishes"),
 	}
+	st := p.Store
+	storeItems := []LineItem{
+		item("DynamoDB writes", n*st.WriteUnitsPerOrder(), "WRU", 0, pr.DynamoDBWritesPerMillion/1e6, "$"+usd(pr.DynamoDBWritesPerMillion)+" per 1M WRU"),
+		item("DynamoDB reads", n*st.ReadUnitsPerOrder(), "RRU", 0, pr.DynamoDBReadsPerMillion/1e6, "$"+usd(pr.DynamoDBReadsPerMillion)+" per 1M RRU"),
+		item("DynamoDB storage", n*st.GBMonthsPerOrder(p.Hours), "GB-months", free(p.Free.DynamoDBStorageGB), pr.DynamoDBStorageGBMonth, "$"+usd(pr.DynamoDBStorageGBMonth)+" per GB-month"),
+	}
+	store := StoreCost{
+		WritesPerOrder: st.WritesPerOrder(), ReadsPerOrder: st.StatusReads,
+		WriteUnitsPerOrder: st.WriteUnitsPerOrder(), ReadUnitsPerOrder: st.ReadUnitsPerOrder(),
+		PerThousandOrders: 1000 * (st.WriteUnitsPerOrder()*pr.DynamoDBWritesPerMillion + st.ReadUnitsPerOrder()*pr.DynamoDBReadsPerMillion) / 1e6,
+	}
+	for i := range storeItems {
+		storeItems[i].Common = true
+		store.Monthly += storeItems[i].Cost
+	}
 	for i := range common {
 		common[i].Common = true
 	}
@@ -119,7 +156,7 @@ func designs(p Params, n float64) []Design {
 		return newDesign(name, fmt.Sprintf("Processor Lambda, %s: %d MB x %v per order", arch, p.MemoryMB, p.Duration), append(slices.Clone(common),
 			item("Lambda requests", n, "requests", free(p.Free.LambdaRequests), pr.LambdaRequestsPerMillion/1e6, "$"+usd(pr.LambdaRequestsPerMillion)+" per 1M requests"),
 			item("Lambda compute", n*p.GBSecondsPerOrder(), "GB-seconds", free(p.Free.LambdaGBSeconds), gbPrice, "$"+usd(gbPrice)+" per GB-second"),
-		))
+		), storeItems, store)
 	}
 
 	vcpuPrice, gbPrice := pr.FargateVCPUHourX86, pr.FargateGBHourX86
@@ -137,7 +174,7 @@ func designs(p Params, n float64) []Design {
 	if p.PublicIP {
 		serviceItems = append(serviceItems, item("Public IPv4", tasks*p.Hours, "address-hours", 0, pr.PublicIPv4Hour, "$"+usd(pr.PublicIPv4Hour)+" per hour"))
 	}
-	service := newDesign(DesignService, fmt.Sprintf("Worker service on Fargate: %d x %g vCPU, %g GB, Linux/%s, %g h", p.Tasks, p.TaskVCPU, p.TaskMemoryGB, p.TaskArch, p.Hours), serviceItems)
+	service := newDesign(DesignService, fmt.Sprintf("Worker service on Fargate: %d x %g vCPU, %g GB, Linux/%s, %g h", p.Tasks, p.TaskVCPU, p.TaskMemoryGB, p.TaskArch, p.Hours), serviceItems, storeItems, store)
 
 	return []Design{
 		lambda(DesignLambdaARM64, ARM64, pr.LambdaGBSecondARM64),
@@ -162,9 +199,11 @@ func item(name string, quantity float64, unit string, free, unitPrice float64, p
 	return LineItem{Name: name, Quantity: quantity, Unit: unit, Free: free, UnitPrice: unitPrice, Price: price, Cost: (quantity - free) * unitPrice}
 }
 
-func newDesign(name, title string, items []LineItem) Design {
-	d := Design{Name: name, Title: title, Items: items}
-	for _, it := range items {
+// newDesign makes the design of items, then storeItems (the order store's,
+// last), and their totals.
+func newDesign(name, title string, items, storeItems []LineItem, store StoreCost) Design {
+	d := Design{Name: name, Title: title, Items: append(slices.Clone(items), storeItems...), Store: store}
+	for _, it := range d.Items {
 		d.Total += it.Cost
 		if !it.Common {
 			d.Own += it.Cost

@@ -12,7 +12,7 @@ func (p *Params) RegisterFlags(fs *flag.FlagSet) {
 	src := " (" + PriceSource + ")"
 	fs.IntVar(&p.MemoryMB, "memory", p.MemoryMB, "processor Lambda memory, MB")
 	fs.DurationVar(&p.Duration, "duration", p.Duration, "processor Lambda duration per order (the payment)")
-	fs.BoolVar(&p.FreeTierOn, "free-tier", p.FreeTierOn, "apply the always-free tier (Lambda, SNS, SQS); --free-tier=false for an account that uses it up elsewhere")
+	fs.BoolVar(&p.FreeTierOn, "free-tier", p.FreeTierOn, "apply the always-free tier (Lambda, SNS, SQS, DynamoDB storage); --free-tier=false for an account that uses it up elsewhere")
 
 	fs.Float64Var(&p.TaskVCPU, "task-vcpu", p.TaskVCPU, "worker service: vCPU per Fargate task")
 	fs.Float64Var(&p.TaskMemoryGB, "task-memory", p.TaskMemoryGB, "worker service: memory per Fargate task, GB")
@@ -23,6 +23,14 @@ func (p *Params) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&p.SQSBatch, "sqs-batch", p.SQSBatch, "worker service: messages per SQS receive and delete")
 	fs.IntVar(&p.Pollers, "sqs-pollers", p.Pollers, "worker service: concurrent long polls, each one empty receive per --sqs-wait while idle")
 	fs.DurationVar(&p.PollWait, "sqs-wait", p.PollWait, "worker service: SQS long-poll wait")
+
+	st := &p.Store
+	fs.Float64Var(&st.Writes, "store-writes", st.Writes, "order store: conditional writes per order on the async path (the API's create, the processor's claim and finish)")
+	fs.Float64Var(&st.DuplicateRate, "duplicate-rate", st.DuplicateRate, "order store: share of the processor's deliveries that are duplicates, 0 to less than 1 (0.1: 1 delivery in 10)")
+	fs.Float64Var(&st.DuplicateWrites, "duplicate-writes", st.DuplicateWrites, "order store: conditional writes per duplicate delivery (its refused claim)")
+	fs.Float64Var(&st.StatusReads, "status-reads", st.StatusReads, "order store: status checks per order (GET /orders/{id}), each a strongly consistent read; an average")
+	fs.Float64Var(&st.ItemKB, "store-item-kb", st.ItemKB, "order store: size of an order's item, KB (1 WRU per KB per write, 1 RRU per 4 KB per read)")
+	fs.DurationVar(&st.Retention, "store-retention", st.Retention, "order store: how long an order is kept after its last change (its TTL)")
 
 	pr := &p.Prices
 	fs.Float64Var(&pr.LambdaRequestsPerMillion, "price-lambda-requests", pr.LambdaRequestsPerMillion, "USD per 1M Lambda requests"+src)
@@ -36,12 +44,16 @@ func (p *Params) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&pr.FargateVCPUHourARM64, "price-fargate-vcpu-arm64", pr.FargateVCPUHourARM64, "USD per Fargate vCPU-hour, Linux/arm64"+src)
 	fs.Float64Var(&pr.FargateGBHourARM64, "price-fargate-gb-arm64", pr.FargateGBHourARM64, "USD per Fargate GB-hour, Linux/arm64"+src)
 	fs.Float64Var(&pr.PublicIPv4Hour, "price-ipv4", pr.PublicIPv4Hour, "USD per public IPv4 address-hour"+src)
+	fs.Float64Var(&pr.DynamoDBWritesPerMillion, "price-dynamodb-writes", pr.DynamoDBWritesPerMillion, "USD per 1M DynamoDB write request units, on-demand, Standard table class"+src)
+	fs.Float64Var(&pr.DynamoDBReadsPerMillion, "price-dynamodb-reads", pr.DynamoDBReadsPerMillion, "USD per 1M DynamoDB read request units, on-demand, Standard table class"+src)
+	fs.Float64Var(&pr.DynamoDBStorageGBMonth, "price-dynamodb-storage", pr.DynamoDBStorageGBMonth, "USD per DynamoDB GB-month of storage, Standard table class"+src)
 
 	fr := &p.Free
 	fs.Float64Var(&fr.LambdaRequests, "free-lambda-requests", fr.LambdaRequests, "Lambda requests free each month"+src)
 	fs.Float64Var(&fr.LambdaGBSeconds, "free-lambda-gbs", fr.LambdaGBSeconds, "Lambda GB-seconds free each month"+src)
 	fs.Float64Var(&fr.SNSPublishes, "free-sns", fr.SNSPublishes, "SNS publishes free each month"+src)
 	fs.Float64Var(&fr.SQSRequests, "free-sqs", fr.SQSRequests, "SQS requests free each month"+src)
+	fs.Float64Var(&fr.DynamoDBStorageGB, "free-dynamodb-storage", fr.DynamoDBStorageGB, "DynamoDB storage free each month, GB"+src)
 }
 
 // Description is the cost command's help: what it prices and how.
@@ -49,9 +61,17 @@ var Description = fmt.Sprintf(`Prints the monthly AWS cost of processing --order
 the processor Lambda (arm64 and x86_64: requests, and GB-seconds at --memory x
 --duration per order) against the always-on worker service (Fargate vCPU-hours and
 GB-hours for --tasks tasks of --task-vcpu and --task-memory, and its SQS requests),
-each with the HTTP API requests and SNS publishes in front of it; then the totals
-and the break-even volume. Prices are %s public on-demand prices as of %s;
-override any of them with its flag.
+each with the HTTP API requests and SNS publishes in front of it and the order
+store behind it; then the totals and the break-even volume. Prices are %s
+public on-demand prices as of %s; override any of them with its flag.
+
+The order store is the DynamoDB orders table (on-demand) that makes payments
+exactly-once in effect, the same in every design: per order --store-writes
+conditional writes (3: create, claim, finish), --duplicate-writes more per
+duplicate delivery (--duplicate-rate is the share of deliveries that are
+duplicates), and --status-reads strongly consistent reads (GET /orders/{id});
+each order's item (--store-item-kb) is stored for --store-retention. Each design
+shows its store's writes and reads per order and their cost per 1,000 orders.
 
 The study's ~$17/month service: the default task (0.5 vCPU, 1 GB, Linux/x86_64,
 730 h) is $18.02; 0.5 vCPU and 2 GB on arm64 is $17.02; the default task over a

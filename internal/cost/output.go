@@ -10,8 +10,10 @@ import (
 	"flashsale/internal/textout"
 )
 
-// WriteText writes e for people: each design's line items and total, then
-// the conclusions (free tier, cheapest design, break-even volumes).
+// WriteText writes e for people: each design's line items, total and order
+// store (its writes and reads per order, its cost per 1,000 orders and a
+// month), then the conclusions (free tier, cheapest design, what the order
+// store adds, break-even volumes).
 func WriteText(w io.Writer, e *Estimate) error {
 	ew := &textout.ErrWriter{W: w}
 	p := e.Params
@@ -37,6 +39,7 @@ func WriteText(w io.Writer, e *Estimate) error {
 		}
 		rows = append(rows, []string{"Total", "", "", "", "", money(d.Total)})
 		writeTable(ew, rows, []bool{false, true, false, true, false, true})
+		fmt.Fprintf(ew, "  %s\n", storeLine(d.Store))
 	}
 
 	fmt.Fprintln(ew)
@@ -73,6 +76,10 @@ func WriteText(w io.Writer, e *Estimate) error {
 		fmt.Fprintln(ew, "they cost the same.")
 	}
 	fmt.Fprintf(ew, "  The worker service itself (Fargate and SQS) costs %s a month at this volume (the study: ~$17).\n", money(svc.Own))
+	if svc.Store == arm.Store && svc.Store == x86.Store {
+		fmt.Fprintf(ew, "  The order store (exactly-once) adds %s a month to every design, %s per 1,000 orders; it does not move the break-even.\n",
+			money(svc.Store.Monthly), perThousand(svc.Store.PerThousandOrders))
+	}
 	for _, be := range e.BreakEven {
 		arch := strings.TrimPrefix(be.Design, "lambda-")
 		switch {
@@ -89,6 +96,35 @@ func WriteText(w io.Writer, e *Estimate) error {
 		fmt.Fprintf(ew, "  Note: %s\n", n)
 	}
 	return ew.Err
+}
+
+// storeLine says what the order store costs in a design.
+func storeLine(s StoreCost) string {
+	return fmt.Sprintf("Order store (exactly-once): %s and %s per order (%s WRU, %s RRU), %s per 1,000 orders, %s a month.",
+		plural(s.WritesPerOrder, "write"), plural(s.ReadsPerOrder, "read"), perOrder(s.WriteUnitsPerOrder), perOrder(s.ReadUnitsPerOrder),
+		perThousand(s.PerThousandOrders), money(s.Monthly))
+}
+
+// perOrder formats a count per order to at most two decimals: 3, 3.11.
+func perOrder(v float64) string {
+	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
+}
+
+// plural formats v things per order: "1 read", "3 writes", "0.5 reads".
+func plural(v float64, thing string) string {
+	if s := perOrder(v); s != "1" {
+		return s + " " + thing + "s"
+	}
+	return "1 " + thing
+}
+
+// perThousand formats the cost of 1,000 orders, small as it is: to a
+// hundredth of a cent below $1, to the cent above.
+func perThousand(v float64) string {
+	if v < 1 {
+		return "$" + strconv.FormatFloat(v, 'f', 4, 64)
+	}
+	return money(v)
 }
 
 // writeTable writes rows in columns two spaces apart, indented by two,
@@ -119,8 +155,14 @@ func writeTable(w io.Writer, rows [][]string, right []bool) {
 }
 
 // count formats v with thousands separators, rounded to a whole number, or
-// to one decimal below 100 when it has a fraction.
+// when it has a fraction to two significant digits below 1 (0.0011) and to
+// one decimal below 100.
 func count(v float64) string {
+	if v > 0 && v < 1 {
+		digits := min(1-int(math.Floor(math.Log10(v))), 9)
+		s := strings.TrimRight(strconv.FormatFloat(v, 'f', digits, 64), "0")
+		return strings.TrimSuffix(s, ".")
+	}
 	if v < 100 && v != math.Trunc(v) {
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	}
