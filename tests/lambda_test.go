@@ -14,14 +14,18 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"flashsale/internal/order"
+	"flashsale/internal/orderstore"
+	"flashsale/internal/orderstore/dynamostore"
 	"flashsale/internal/queue/sns/snstest"
 	"flashsale/internal/testutil/moto"
 	"flashsale/internal/testutil/rie"
@@ -117,7 +121,8 @@ func TestLambdasUnderEmulator(t *testing.T) {
 	cfg := srv.Config(t)
 	b := bootstraps(t)
 	topic := snstest.NewTopicWithQueue(t, cfg, "flashsale-orders", true)
-	base := append(srv.Env(), "PAYMENT_DELAY=300ms")
+	table := newOrdersTable(t, cfg)
+	base := setEnv(srv.Env(), "PAYMENT_DELAY=300ms", "ORDERS_TABLE="+table)
 	const apiName, procName = "flashsale-api", "flashsale-processor"
 	emulators := map[string]*rie.Emulator{
 		"api":       startEmulator(t, emulator, apiName, b["api"], append(base, "ORDERS_TOPIC_ARN="+topic.TopicARN)),
@@ -178,13 +183,87 @@ func TestLambdasUnderEmulator(t *testing.T) {
 		// A redelivery of an order this environment paid is not paid twice.
 		inv = invoke(t, proc, readEvent(t, "sns-order.json"))
 		logs = checkColdStartFields(t, inv, procName, false)
-		if inv.Err != nil || hasMessage(logs, "order already paid: duplicate delivery skipped") == nil {
+		if inv.Err != nil || hasMessage(logs, "order already finished: duplicate delivery skipped") == nil {
 			t.Fatalf("duplicate: err %v, logs %v", inv.Err, logs)
 		}
 	})
 
+	// SNS delivers at least once and Lambda retries: the same event three
+	// times, to two execution environments sharing the orders table, pays
+	// the order once.
+	t.Run("one payment for three deliveries", func(t *testing.T) {
+		const id = "01JGZ8Q4M6V3T9N2K7D5R1XW3X"
+		event := withOrderID(t, readEvent(t, "sns-order.json"), id)
+		other := startEmulator(t, emulator, procName, b["processor"], base)
+		paid := 0
+		for i, e := range []*rie.Emulator{emulators["processor"], other, emulators["processor"]} {
+			inv := invoke(t, e, event)
+			if inv.Err != nil {
+				t.Fatalf("delivery %d: function error %v", i+1, inv.Err)
+			}
+			logs := jsonLogs(inv)
+			if l := hasMessage(logs, "order paid"); l != nil {
+				paid++
+			} else if hasMessage(logs, "order already finished: duplicate delivery skipped") == nil {
+				t.Errorf("delivery %d: neither paid nor skipped: %v", i+1, logs)
+			}
+		}
+		if paid != 1 {
+			t.Errorf("%d payments for three deliveries, want 1", paid)
+		}
+		rec := getRecord(t, cfg, table, id)
+		if rec.Status() != order.StatusCompleted || rec.Attempts != 1 || !strings.HasPrefix(rec.Holder, "processor/") || rec.PaidAt.IsZero() {
+			t.Errorf("record %+v: want completed at the first attempt by a processor request", rec)
+		}
+	})
+
+	t.Run("GET the order after the 202", func(t *testing.T) {
+		inv := invoke(t, emulators["api"], readEvent(t, "api-async.json"))
+		_, body := apiResponse(t, inv.Response, http.StatusAccepted)
+		id, _ := body["order_id"].(string)
+		inv = invoke(t, emulators["api"], statusEvent(t, id))
+		_, body = apiResponse(t, inv.Response, http.StatusOK)
+		if body["order_id"] != id || body["status"] != "pending" || body["created_at"] == nil {
+			t.Errorf("GET /orders/%s = %v, want the order, pending", id, body)
+		}
+		inv = invoke(t, emulators["api"], statusEvent(t, "01JGZ8Q4M6V3T9N2K7D5R1XWQQ"))
+		apiResponse(t, inv.Response, http.StatusNotFound)
+		inv = invoke(t, emulators["api"], statusEvent(t, "bad.id"))
+		if _, body = apiResponse(t, inv.Response, http.StatusBadRequest); body["field"] != "order_id" {
+			t.Errorf("bad id: %v, want the field order_id named", body)
+		}
+		// The processor pays the order the API published, and GET says so.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		m, err := topic.Receive(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := topic.SQS.DeleteMessage(ctx, deleteInput(topic, m)); err != nil {
+			t.Fatal(err)
+		}
+		published, err := order.Unmarshal([]byte(m.Body))
+		if err != nil || published.ID != id {
+			t.Fatalf("published %s (%v), want order %s", m.Body, err, id)
+		}
+		// A message under the order_id with another payload is never paid.
+		inv = invoke(t, emulators["processor"], withOrderID(t, readEvent(t, "sns-order.json"), id))
+		if inv.Err == nil || hasMessage(jsonLogs(inv), "order_id recorded with another payload: never paid, sent to the failure destination after retries") == nil {
+			t.Errorf("forged message: function error %v, logs %v; want an error and the conflict logged", inv.Err, jsonLogs(inv))
+		}
+		if inv := invoke(t, emulators["processor"], withOrder(t, readEvent(t, "sns-order.json"), published)); inv.Err != nil {
+			t.Fatalf("processor: %v", inv.Err)
+		}
+		inv = invoke(t, emulators["api"], statusEvent(t, id))
+		_, body = apiResponse(t, inv.Response, http.StatusOK)
+		if body["status"] != "completed" || body["paid_at"] == nil || body["attempts"] != 1.0 {
+			t.Errorf("GET after the payment = %v, want completed, paid_at, one attempt", body)
+		}
+	})
+
 	t.Run("declined payment is final", func(t *testing.T) {
-		declining := startEmulator(t, emulator, procName, b["processor"], append(base, "PAYMENT_DECLINE_RATE=1"))
+		declining := startEmulator(t, emulator, procName, b["processor"],
+			setEnv(base, "PAYMENT_DECLINE_RATE=1", "ORDERS_TABLE="+newOrdersTable(t, cfg)))
 		inv := invoke(t, declining, readEvent(t, "sns-order.json"))
 		logs := checkColdStartFields(t, inv, procName, true)
 		if inv.Err != nil {
@@ -196,7 +275,7 @@ func TestLambdasUnderEmulator(t *testing.T) {
 		// SNS delivers it again: not charged again.
 		inv = invoke(t, declining, readEvent(t, "sns-order.json"))
 		logs = checkColdStartFields(t, inv, procName, false)
-		if inv.Err != nil || hasMessage(logs, "order already declined: duplicate delivery skipped") == nil {
+		if inv.Err != nil || hasMessage(logs, "order already finished: duplicate delivery skipped") == nil {
 			t.Errorf("redelivered declined order: err %v, logs %v", inv.Err, logs)
 		}
 	})
@@ -231,7 +310,8 @@ func TestLambdasUnderEmulator(t *testing.T) {
 		const timeout = 4 * time.Second // PUBLISH_TIMEOUT (5s) and REQUEST_TIMEOUT (25s) unset: their defaults are longer
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				env := append(slices.Clone(base), "ORDERS_TOPIC_ARN="+topic.TopicARN)
+				// A table of its own: the sync event's order_id is paid above.
+				env := setEnv(base, "ORDERS_TOPIC_ARN="+topic.TopicARN, "ORDERS_TABLE="+newOrdersTable(t, cfg))
 				e, err := rie.Start(context.Background(), rie.Config{Emulator: emulator, Bootstrap: b["api"],
 					Env: append(env, tt.env...), FunctionName: apiName, Timeout: timeout})
 				if err != nil {
@@ -350,6 +430,17 @@ func withOrderID(t *testing.T, event []byte, id string) []byte {
 		t.Fatal(err)
 	}
 	o.ID = id
+	return withOrder(t, event, o)
+}
+
+// withOrder rewrites an SNS order event to carry o.
+func withOrder(t *testing.T, event []byte, o order.Order) []byte {
+	t.Helper()
+	var ev events.SNSEvent
+	if err := json.Unmarshal(event, &ev); err != nil {
+		t.Fatal(err)
+	}
+	id := o.ID
 	msg, _ := order.Marshal(o)
 	ev.Records[0].SNS.Message = string(msg)
 	ev.Records[0].SNS.MessageAttributes["order_id"] = map[string]any{"Type": "String", "Value": id}
@@ -379,8 +470,11 @@ func TestColdStarts(t *testing.T) {
 		}
 		runs = n
 	}
-	env := []string{"AWS_REGION=" + moto.Region, "AWS_ACCESS_KEY_ID=" + moto.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + moto.SecretAccessKey,
-		"AWS_EC2_METADATA_DISABLED=true", "PAYMENT_DELAY=1ms", "ORDERS_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:unused"}
+	// The functions as deployed: with the orders table (on moto; the API's
+	// health check and the processor's order reach no other endpoint).
+	srv := moto.Start(t)
+	env := setEnv(srv.Env(), "PAYMENT_DELAY=1ms", "ORDERS_TOPIC_ARN=arn:aws:sns:us-east-1:123456789012:unused",
+		"ORDERS_TABLE="+newOrdersTable(t, srv.Config(t)))
 	cases := []struct{ name, event string }{
 		{"hello", `{}`},
 		{"processor", string(readEvent(t, "sns-order.json"))},
@@ -435,4 +529,61 @@ func TestColdStarts(t *testing.T) {
 
 func deleteInput(f *snstest.Fixture, m *snstest.Message) *sqs.DeleteMessageInput {
 	return &sqs.DeleteMessageInput{QueueUrl: aws.String(f.QueueURL), ReceiptHandle: aws.String(m.ReceiptHandle)}
+}
+
+// setEnv returns env with each KEY=value of kv set, replacing the key's
+// earlier value.
+func setEnv(env []string, kv ...string) []string {
+	out := slices.Clone(env)
+	for _, e := range kv {
+		key, _, _ := strings.Cut(e, "=")
+		out = slices.DeleteFunc(out, func(x string) bool { return strings.HasPrefix(x, key+"=") })
+		out = append(out, e)
+	}
+	return out
+}
+
+var tables atomic.Int64
+
+// newOrdersTable creates an orders table of its own on the emulator of cfg.
+func newOrdersTable(t *testing.T, cfg aws.Config) string {
+	t.Helper()
+	name := fmt.Sprintf("orders-%d", tables.Add(1))
+	if err := dynamostore.CreateTable(context.Background(), dynamodb.NewFromConfig(cfg), name); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// getRecord reads an order's record from a table on the emulator.
+func getRecord(t *testing.T, cfg aws.Config, table, id string) orderstore.Record {
+	t.Helper()
+	s, err := dynamostore.New(dynamodb.NewFromConfig(cfg), dynamostore.Config{Table: table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Get(context.Background(), id)
+	if err != nil {
+		t.Fatalf("record of %s: %v", id, err)
+	}
+	return rec
+}
+
+// statusEvent is the API Gateway event of GET /orders/{id}.
+func statusEvent(t *testing.T, id string) []byte {
+	t.Helper()
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(readEvent(t, "api-health.json"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev.RouteKey = "GET /orders/{id}"
+	ev.RawPath = "/orders/" + id
+	ev.RequestContext.HTTP.Path = ev.RawPath
+	ev.RequestContext.RouteKey = ev.RouteKey
+	ev.PathParameters = map[string]string{"id": id}
+	out, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

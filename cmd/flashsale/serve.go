@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"flashsale/internal/httpapi"
+	"flashsale/internal/orderstore/memstore"
 	"flashsale/internal/payment"
 	"flashsale/internal/server"
 )
@@ -27,6 +28,10 @@ type serveFlags struct {
 	logLevel  string
 }
 
+// serveStore are serve's order-store flags; the AWS extension reads the
+// table from them.
+var serveStore storeFlags
+
 // serveExtension lets another file add flags to serve and adjust the
 // configuration before the server is built (for example to publish to SNS).
 type serveExtension struct {
@@ -39,9 +44,12 @@ var serveExtensions []serveExtension
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f serveFlags
 	fs := newFlagSet("serve", "[flags]",
-		"Serves POST /orders/sync, POST /orders/async, GET /health and GET /metrics. Async orders\n"+
-			"go to an in-process queue drained by --workers goroutines; sync orders are paid inside\n"+
-			"the request through --sync-concurrency payment slots. On SIGINT/SIGTERM it stops\n"+
+		"Serves POST /orders/sync, POST /orders/async, GET /orders/{id}, GET /health and GET\n"+
+			"/metrics. Async orders go to an in-process queue drained by --workers goroutines; sync\n"+
+			"orders are paid inside the request through --sync-concurrency payment slots. Every order\n"+
+			"is recorded in the order store (in memory, bounded by --order-retention and\n"+
+			"--order-capacity; or the DynamoDB --orders-table) and paid once under a claim, whatever\n"+
+			"the duplicates; GET /orders/{id} answers its status. On SIGINT/SIGTERM it stops\n"+
 			"accepting, drains the queue for up to --drain-timeout, and spills what is left to\n"+
 			"--spill-file, which the next serve re-enqueues.", stdout)
 	fs.StringVar(&f.cfg.Addr, "addr", server.DefaultAddr, "listen address")
@@ -54,6 +62,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&f.cfg.RequestTimeout, "request-timeout", httpapi.DefaultRequestTimeout, "deadline of a sync request; past it, 504 (API Gateway's is 30s)")
 	fs.DurationVar(&f.cfg.DrainTimeout, "drain-timeout", server.DefaultDrainTimeout, "how long shutdown keeps draining the queue before spilling the rest")
 	fs.StringVar(&f.cfg.SpillFile, "spill-file", server.DefaultSpillFile, "JSON-lines file for orders still queued at shutdown; read back at start (empty: drain fully instead)")
+	serveStore.registerLocal(fs, memstore.DefaultRetention, "how long the order store keeps an order after its last change (GET /orders/{id} forgets it then)")
+	fs.IntVar(&f.cfg.StoreCapacity, "order-capacity", memstore.DefaultCapacity, "most orders the in-memory order store holds; past it the oldest finished ones are forgotten first, and when none is finished POST answers 503")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	for _, ext := range serveExtensions {
@@ -87,6 +97,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if f.cfg.DrainTimeout < 0 {
 		return usageError{fmt.Errorf("--drain-timeout %v: must not be negative", f.cfg.DrainTimeout)}
 	}
+	if err := serveStore.validate(); err != nil {
+		return usageError{err}
+	}
+	if f.cfg.StoreCapacity < 1 {
+		return usageError{fmt.Errorf("--order-capacity %d: must be at least 1", f.cfg.StoreCapacity)}
+	}
+	f.cfg.StoreRetention = serveStore.retention
+	books, closeBooks, err := serveStore.openBooks()
+	if err != nil {
+		return err
+	}
+	defer closeBooks()
+	f.cfg.Books = books
 	f.cfg.Logger = log
 	for _, ext := range serveExtensions {
 		if err := ext.apply(ctx, &f.cfg, log); err != nil {

@@ -24,13 +24,26 @@ func init() {
 	serveExtensions = append(serveExtensions, serveExtension{
 		flags: func(fs flagSet) {
 			fs.StringVar(&topicARN, "topic-arn", "", "publish async orders to this SNS topic and run the API alone: no in-process queue, no workers\n(AWS settings from the SDK's environment: AWS_REGION, credentials, AWS_ENDPOINT_URL)")
-			fs.StringVar(&endpoint, "endpoint-url", "", "with --topic-arn: AWS endpoint, e.g. http://127.0.0.1:5000 for moto_server (default: the SDK's, AWS_ENDPOINT_URL)")
+			fs.StringVar(&endpoint, "endpoint-url", "", "with --topic-arn or --orders-table: AWS endpoint, e.g. http://127.0.0.1:5000 for moto_server (default: the SDK's, AWS_ENDPOINT_URL)")
 			fs.DurationVar(&publishTimeout, "publish-timeout", sns.DefaultTimeout, "with --topic-arn: the longest one SNS publish may take before the order is answered 503")
+			serveStore.registerTable(fs)
 		},
 		apply: func(ctx context.Context, cfg *server.Config, log *slog.Logger) error {
+			if serveStore.table != "" {
+				awsCfg, err := loadAWSConfig(ctx, endpoint)
+				if err != nil {
+					return err
+				}
+				store, err := serveStore.openTable(ctx, awsCfg)
+				if err != nil {
+					return err
+				}
+				cfg.Store = store
+				log.Info("orders are recorded in DynamoDB", "orders_table", serveStore.table)
+			}
 			if topicARN == "" {
-				if endpoint != "" {
-					return usageError{errors.New("--endpoint-url needs --topic-arn")}
+				if endpoint != "" && serveStore.table == "" {
+					return usageError{errors.New("--endpoint-url needs --topic-arn or --orders-table")}
 				}
 				return nil
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"flashsale/internal/orderstore/dynamostore"
 	"flashsale/internal/payment"
 	sqsqueue "flashsale/internal/queue/sqs"
 	"flashsale/internal/workerservice"
@@ -25,13 +26,16 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		cfg                 workerservice.Config
 		endpoint            string
 		logFormat, logLevel string
+		store               storeFlags
 	)
 	fs := newFlagSet("worker", "--queue-url URL [flags]",
 		"Drains the SQS queue subscribed to the orders topic with --workers goroutines, each paying\n"+
 			"one order at a time, and serves GET /health and GET /metrics on --addr. A message is\n"+
-			"deleted only after its payment succeeded; a declined payment or a message that is not an\n"+
-			"order is given back, and after the queue's maxReceiveCount SQS moves it to the dead-letter\n"+
-			"queue. On SIGINT/SIGTERM it stops receiving at once, finishes the payments in flight and\n"+
+			"deleted once its order is finished: paid, or declined (final, never charged again). Each\n"+
+			"order is paid under a claim in the orders table (--orders-table), so that duplicates and\n"+
+			"other processes pay nothing twice; an order another process holds comes back when its\n"+
+			"claim ends. A message that is not an order, or a payment that failed, is given back, and\n"+
+			"after the queue's maxReceiveCount SQS moves it to the dead-letter queue. On SIGINT/SIGTERM it stops receiving at once, finishes the payments in flight and\n"+
 			"deletes them; every other message is left to SQS. At start it logs one record with\n"+
 			"cold_start and init_ms (process start to ready, just before the first receive), like the\n"+
 			"processor Lambda. Every SQS delete and visibility change has a deadline (--sqs-call-timeout).\n"+
@@ -49,8 +53,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&cfg.Addr, "addr", workerservice.DefaultAddr, "listen address of /health and /metrics")
 	fs.StringVar(&cfg.Name, "name", workerservice.DefaultName, `service name in the logs (the "function" field of the cold-start records)`)
 	fs.StringVar(&endpoint, "endpoint-url", "", "AWS endpoint, e.g. http://127.0.0.1:5000 for moto_server (default: the SDK's, AWS_ENDPOINT_URL)")
+	store.register(fs, dynamostore.DefaultRetention, "how long the orders table keeps an order after its last change (its TTL)")
 	fs.StringVar(&logFormat, "log-format", "json", "log format: text or json")
-	fs.StringVar(&logLevel, "log-level", "info", "log level: debug (one record per paid order), info, warn or error")
+	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info (one record per paid order), warn or error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -74,12 +79,26 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case cfg.CallTimeout <= 0:
 		return usageError{fmt.Errorf("--sqs-call-timeout %v: must be positive", cfg.CallTimeout)}
 	}
+	if err := store.validate(); err != nil {
+		return usageError{err}
+	}
 	awsCfg, err := loadAWSConfig(ctx, endpoint)
 	if err != nil {
 		return err
 	}
 	cfg.Client = sqs.NewFromConfig(awsCfg)
 	cfg.Logger = log
+	if store.table != "" {
+		if cfg.Store, err = store.openTable(ctx, awsCfg); err != nil {
+			return err
+		}
+	}
+	books, closeBooks, err := store.openBooks()
+	if err != nil {
+		return err
+	}
+	defer closeBooks()
+	cfg.Books = books
 	svc, err := workerservice.New(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("%w (endpoint %s)", err, endpointOf(awsCfg))

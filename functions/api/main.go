@@ -4,11 +4,16 @@
 // SNS topic named by ORDERS_TOPIC_ARN; the sync path pays inline. Wiring
 // only.
 //
-// Environment: ORDERS_TOPIC_ARN (required), PAYMENT_DELAY (default 3s),
+// Every order is recorded in the DynamoDB table named by ORDERS_TABLE:
+// pending before it is published, paid under a claim on the sync path, and
+// read back by GET /orders/{id}.
+//
+// Environment: ORDERS_TOPIC_ARN (required), ORDERS_TABLE, PAYMENT_DELAY (default 3s),
 // PAYMENT_DECLINE_RATE, PAYMENT_SEED, REQUEST_TIMEOUT (the sync path's
 // deadline, default 25s), PUBLISH_TIMEOUT (one SNS publish, default 5s),
 // AWS_LAMBDA_LOG_LEVEL, and the AWS SDK's own settings
-// (AWS_ENDPOINT_URL_SNS points it at a local emulator).
+// (AWS_ENDPOINT_URL_SNS and AWS_ENDPOINT_URL_DYNAMODB point it at a local
+// emulator).
 //
 // Every request's context ends serverless.DefaultDeadlineMargin before the
 // Lambda deadline, so that the handler's own JSON 503 or 504 is returned
@@ -21,7 +26,11 @@ import (
 	"log/slog"
 	"os"
 
+	"net/http"
+
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"flashsale/internal/httpapi"
@@ -47,9 +56,18 @@ func build(ctx context.Context, log *slog.Logger, inv *serverless.Invocations) (
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	publisher, err := sns.NewFromEnv(ctx, env.TopicARN, sns.WithTimeout(env.PublishTimeout))
+	awsCfg, err := serverless.AWSConfig(os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	snsClient := awssns.NewFromConfig(awsCfg, func(o *awssns.Options) { o.BaseEndpoint = serverless.Endpoint(os.Getenv, "SNS") })
+	publisher, err := sns.New(snsClient, env.TopicARN, sns.WithTimeout(env.PublishTimeout))
 	if err != nil {
 		return nil, err
+	}
+	store, err := serverless.OrderStore(os.Getenv, awsCfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("order store: %w", err)
 	}
 	pcfg, err := serverless.PaymentFromEnv(os.Getenv)
 	if err != nil {
@@ -64,7 +82,8 @@ func build(ctx context.Context, log *slog.Logger, inv *serverless.Invocations) (
 	api, err := httpapi.New(httpapi.Config{
 		Publisher:      publisher,
 		Payer:          payer,
-		Ledger:         payment.NewLedger(0),
+		Store:          store,
+		Holder:         requestID,
 		RequestTimeout: env.RequestTimeout,
 		Logger:         log,
 	})
@@ -74,4 +93,12 @@ func build(ctx context.Context, log *slog.Logger, inv *serverless.Invocations) (
 	adapter := httpadapter.NewV2(api)
 	h := serverless.WithDeadlineMargin(adapter.ProxyWithContext, serverless.DefaultDeadlineMargin, nil)
 	return serverless.LogRequests(h, log, inv, nil), nil
+}
+
+// requestID names a sync request's claim after its Lambda request.
+func requestID(r *http.Request) string {
+	if lc, ok := lambdacontext.FromContext(r.Context()); ok && lc.AwsRequestID != "" {
+		return "api/" + lc.AwsRequestID
+	}
+	return ""
 }

@@ -2,8 +2,13 @@
 // topic, it pays each order it receives (the simulated 3-second payment) and
 // logs its cold starts. Wiring only: the handler is serverless.Processor.
 //
-// Environment: PAYMENT_DELAY (default 3s), PAYMENT_DECLINE_RATE (default 0),
-// PAYMENT_SEED, AWS_LAMBDA_LOG_LEVEL.
+// Each order is paid under a claim in the DynamoDB table named by
+// ORDERS_TABLE, so that SNS and Lambda retries, and a worker subscribed to
+// the same topic, pay it once.
+//
+// Environment: ORDERS_TABLE, PAYMENT_DELAY (default 3s), PAYMENT_DECLINE_RATE
+// (default 0), PAYMENT_SEED, AWS_LAMBDA_LOG_LEVEL, and the AWS SDK's own
+// settings (AWS_ENDPOINT_URL_DYNAMODB points it at a local emulator).
 package main
 
 import (
@@ -12,6 +17,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"flashsale/internal/payment"
 	"flashsale/internal/serverless"
@@ -38,5 +44,15 @@ func build(log *slog.Logger, inv *serverless.Invocations) (*serverless.Processor
 	if err != nil {
 		return nil, fmt.Errorf("payment: %w", err)
 	}
-	return serverless.NewProcessor(serverless.ProcessorConfig{Payer: payer, Logger: log, Invocations: inv})
+	var awsCfg aws.Config
+	if os.Getenv(serverless.EnvOrdersTable) != "" {
+		if awsCfg, err = serverless.AWSConfig(os.Getenv); err != nil {
+			return nil, fmt.Errorf("configuration: %w", err)
+		}
+	}
+	store, err := serverless.OrderStore(os.Getenv, awsCfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("order store: %w", err)
+	}
+	return serverless.NewProcessor(serverless.ProcessorConfig{Payer: payer, Store: store, Logger: log, Invocations: inv})
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -20,7 +21,10 @@ import (
 
 	"flashsale/internal/httpapi"
 	"flashsale/internal/order"
+	"flashsale/internal/orderstore"
+	"flashsale/internal/orderstore/memstore"
 	"flashsale/internal/payment"
+	"flashsale/internal/payonce"
 	"flashsale/internal/queue"
 	"flashsale/internal/queue/sns"
 	"flashsale/internal/queue/sns/snstest"
@@ -34,12 +38,16 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 type fakePublisher struct {
 	mu        sync.Mutex
 	err       error
+	hook      func(order.Order) error // when set, its error is Publish's
 	published []order.Order
 }
 
 func (p *fakePublisher) Publish(_ context.Context, o order.Order) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.hook != nil {
+		return p.hook(o)
+	}
 	if p.err != nil {
 		return p.err
 	}
@@ -84,16 +92,53 @@ func (o *observer) RequestObserved(string, int, time.Duration) {
 }
 
 type fixture struct {
-	api *httpapi.API
-	pub *fakePublisher
-	pay *fakePayer
-	obs *observer
+	api   *httpapi.API
+	pub   *fakePublisher
+	pay   *fakePayer
+	obs   *observer
+	store *flakyStore
+}
+
+// flakyStore is a memstore whose calls fail with err when it is set.
+type flakyStore struct {
+	*memstore.Store
+	mu  sync.Mutex
+	err error
+}
+
+func (s *flakyStore) fail(err error) { s.mu.Lock(); s.err = err; s.mu.Unlock() }
+
+func (s *flakyStore) failing() error { s.mu.Lock(); defer s.mu.Unlock(); return s.err }
+
+func (s *flakyStore) Create(ctx context.Context, o order.Order) (orderstore.Record, error) {
+	if err := s.failing(); err != nil {
+		return orderstore.Record{}, err
+	}
+	return s.Store.Create(ctx, o)
+}
+
+func (s *flakyStore) Get(ctx context.Context, id string) (orderstore.Record, error) {
+	if err := s.failing(); err != nil {
+		return orderstore.Record{}, err
+	}
+	return s.Store.Get(ctx, id)
+}
+
+func (s *flakyStore) Claim(ctx context.Context, o order.Order, holder string, lease time.Duration) (orderstore.Record, error) {
+	if err := s.failing(); err != nil {
+		return orderstore.Record{}, err
+	}
+	return s.Store.Claim(ctx, o, holder, lease)
 }
 
 func newFixture(t *testing.T, mutate func(*httpapi.Config)) *fixture {
 	t.Helper()
-	f := &fixture{pub: &fakePublisher{}, pay: &fakePayer{}, obs: newObserver()}
-	cfg := httpapi.Config{Publisher: f.pub, Payer: f.pay, Observer: f.obs, Logger: quiet,
+	ms, err := memstore.New(memstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{pub: &fakePublisher{}, pay: &fakePayer{}, obs: newObserver(), store: &flakyStore{Store: ms}}
+	cfg := httpapi.Config{Publisher: f.pub, Payer: f.pay, Store: f.store, Observer: f.obs, Logger: quiet,
 		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "# metrics\n") })}
 	if mutate != nil {
 		mutate(&cfg)
@@ -310,16 +355,251 @@ func TestSyncTimeout(t *testing.T) {
 }
 
 func TestSyncIdempotent(t *testing.T) {
-	ledger := payment.NewLedger(10)
-	f := newFixture(t, func(c *httpapi.Config) { c.Ledger = ledger })
+	f := newFixture(t, nil)
 	body := `{"order_id":"same","customer_id":1,"items":[{"product_id":"x","quantity":1,"price":1}]}`
-	for range 2 {
-		if rec := f.do("POST", "/orders/sync", "application/json", body); rec.Code != 200 {
-			t.Fatalf("status %d", rec.Code)
-		}
+	if rec := f.do("POST", "/orders/sync", "application/json", body); rec.Code != 200 {
+		t.Fatalf("status %d", rec.Code)
+	}
+	rec := f.do("POST", "/orders/sync", "application/json", body)
+	var st httpapi.OrderStatus
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || rec.Code != 200 || st.Status != order.StatusCompleted ||
+		st.Attempts != 1 || st.PaidAt.IsZero() || st.ProcessedBy == "" {
+		t.Errorf("repeat = %d %s (%v); want 200 with the completed order's status", rec.Code, rec.Body, err)
 	}
 	if f.pay.calls != 1 {
 		t.Fatalf("order_id sent twice was paid %d times, want 1", f.pay.calls)
+	}
+}
+
+func TestReusedOrderIDIsAConflict(t *testing.T) {
+	first := `{"order_id":"reused","customer_id":1,"items":[{"product_id":"x","quantity":1,"price":1}]}`
+	tests := []struct {
+		name, body, field string
+	}{
+		{"another customer", `{"order_id":"reused","customer_id":2,"items":[{"product_id":"x","quantity":1,"price":1}]}`, "customer_id"},
+		{"other items", `{"order_id":"reused","customer_id":1,"items":[{"product_id":"y","quantity":5,"price":100}]}`, "items"},
+	}
+	for _, path := range []string{"/orders/sync", "/orders/async"} {
+		for _, tt := range tests {
+			t.Run(path+" "+tt.name, func(t *testing.T) {
+				f := newFixture(t, nil)
+				if rec := f.do("POST", path, "application/json", first); rec.Code != 200 && rec.Code != 202 {
+					t.Fatalf("first post: %d %s", rec.Code, rec.Body)
+				}
+				paid, published := f.pay.calls, len(f.pub.published)
+				rec := f.do("POST", path, "application/json", tt.body)
+				var body httpapi.ErrorBody
+				if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != http.StatusConflict || body.Field != tt.field {
+					t.Errorf("reuse = %d %s; want 409 naming %s", rec.Code, rec.Body, tt.field)
+				}
+				if f.pay.calls != paid || len(f.pub.published) != published || f.obs.rejected["conflict"] != 1 {
+					t.Errorf("the conflicting order was paid (%d) or published (%d), or not counted (%v)",
+						f.pay.calls-paid, len(f.pub.published)-published, f.obs.rejected)
+				}
+				// The store still holds the first payload.
+				rec = f.do("GET", "/orders/reused", "", "")
+				var st httpapi.OrderStatus
+				if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || st.CustomerID != 1 || st.Items[0].ProductID != "x" {
+					t.Errorf("GET after the conflict: %s", rec.Body)
+				}
+			})
+		}
+	}
+}
+
+// slowPayer pays after delay, counting payments.
+type slowPayer struct {
+	delay time.Duration
+	calls atomic.Int64
+}
+
+func (p *slowPayer) Pay(ctx context.Context, _ order.Order) error {
+	p.calls.Add(1)
+	select {
+	case <-time.After(p.delay):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestConcurrentSyncPaysOnce: two sync requests with one order_id at once
+// pay once; both answer completed (the second after waiting for the first).
+func TestConcurrentSyncPaysOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		payer := &slowPayer{delay: 2 * time.Second}
+		f := newFixture(t, func(c *httpapi.Config) { c.Payer = payer })
+		body := `{"order_id":"twice","customer_id":1,"items":[{"product_id":"x","quantity":1,"price":1}]}`
+		var wg sync.WaitGroup
+		codes := make([]int, 2)
+		statuses := make([]order.Status, 2)
+		for i := range 2 {
+			wg.Go(func() {
+				rec := f.do("POST", "/orders/sync", "application/json", body)
+				var st struct {
+					Status order.Status `json:"status"`
+				}
+				_ = json.Unmarshal(rec.Body.Bytes(), &st)
+				codes[i], statuses[i] = rec.Code, st.Status
+			})
+		}
+		wg.Wait()
+		if payer.calls.Load() != 1 {
+			t.Errorf("paid %d times, want 1", payer.calls.Load())
+		}
+		for i := range 2 {
+			if codes[i] != 200 || statuses[i] != order.StatusCompleted {
+				t.Errorf("request %d: %d %s; want 200 completed", i, codes[i], statuses[i])
+			}
+		}
+	})
+}
+
+// TestSyncTakesOverAnExpiredClaim: a claim whose holder died (its lease ran
+// out) is taken over by the next request for the order.
+func TestSyncTakesOverAnExpiredClaim(t *testing.T) {
+	f := newFixture(t, nil)
+	o, err := order.New(order.Request{OrderID: "orphan", CustomerID: 1, Items: []order.Item{{ProductID: "x", Quantity: 1, Price: 1}}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Claim(context.Background(), o, "dead", 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	rec := f.do("POST", "/orders/sync", "application/json", `{"order_id":"orphan","customer_id":1,"items":[{"product_id":"x","quantity":1,"price":1}]}`)
+	if rec.Code != 200 || f.pay.calls != 1 {
+		t.Errorf("sync of an orphaned claim = %d %s, %d payments; want 200 and one payment", rec.Code, rec.Body, f.pay.calls)
+	}
+}
+
+func TestAsyncRecordsThenRepeats(t *testing.T) {
+	f := newFixture(t, nil)
+	body := `{"order_id":"a-1","customer_id":42,"items":[{"product_id":"sku-1","quantity":2,"price":10.5}]}`
+	if rec := f.do("POST", "/orders/async", "application/json", body); rec.Code != 202 {
+		t.Fatalf("post = %d", rec.Code)
+	}
+	rec := f.do("GET", "/orders/a-1", "", "")
+	var st httpapi.OrderStatus
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || rec.Code != 200 || st.Status != order.StatusPending ||
+		st.OrderID != "a-1" || st.CustomerID != 42 || st.Total != 21 || st.CreatedAt.IsZero() || st.Attempts != 0 {
+		t.Fatalf("GET right after the 202 = %d %s", rec.Code, rec.Body)
+	}
+	if ct, cc := rec.Header().Get("Content-Type"), rec.Header().Get("Cache-Control"); ct != "application/json" || cc != "no-store" {
+		t.Errorf("GET headers: Content-Type %q, Cache-Control %q", ct, cc)
+	}
+	rec = f.do("POST", "/orders/async", "application/json", body)
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || rec.Code != 200 || st.Status != order.StatusPending {
+		t.Errorf("repeat = %d %s; want 200 with the status", rec.Code, rec.Body)
+	}
+	if len(f.pub.published) != 1 || f.obs.accepted["async"] != 1 {
+		t.Errorf("published %d, accepted %v; want the order once", len(f.pub.published), f.obs.accepted)
+	}
+}
+
+// TestAsyncNotAcceptedIsNeverPaid: a 503 cancels the order, so that a
+// message that went out all the same is acknowledged unpaid; the client
+// may post the order_id again.
+func TestAsyncNotAcceptedIsNeverPaid(t *testing.T) {
+	f := newFixture(t, nil)
+	f.pub.err = errors.New("sns: connection reset")
+	body := `{"order_id":"lost","customer_id":1,"items":[{"product_id":"x","quantity":1,"price":1}]}`
+	if rec := f.do("POST", "/orders/async", "application/json", body); rec.Code != 503 {
+		t.Fatalf("post = %d, want 503", rec.Code)
+	}
+	rec := f.do("GET", "/orders/lost", "", "")
+	var st httpapi.OrderStatus
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || st.Status != order.StatusFailed || st.Reason != "not_accepted" {
+		t.Fatalf("GET after the 503 = %d %s; want failed, not_accepted", rec.Code, rec.Body)
+	}
+	o, _ := order.New(order.Request{OrderID: "lost", CustomerID: 1, Items: []order.Item{{ProductID: "x", Quantity: 1, Price: 1}}}, time.Now())
+	payer := &fakePayer{}
+	if res, err := payonce.Process(context.Background(), f.store, payer, o, "w1", time.Minute); err != nil || res.Outcome != payonce.Finished || payer.calls != 0 {
+		t.Errorf("a processor given the message = %v, %v, %d payments; want finished, unpaid", res.Outcome, err, payer.calls)
+	}
+	// The client retries after Retry-After, and this time it goes through.
+	f.pub.err = nil
+	if rec := f.do("POST", "/orders/async", "application/json", body); rec.Code != 202 {
+		t.Errorf("post again = %d %s, want 202", rec.Code, rec.Body)
+	}
+}
+
+// TestAsyncPublishedAfterAll: publish reported a failure, but a processor
+// already holds the order: it is accepted, not cancelled.
+func TestAsyncPublishedAfterAll(t *testing.T) {
+	f := newFixture(t, nil)
+	f.pub.hook = func(o order.Order) error {
+		if _, err := f.store.Claim(context.Background(), o, "w1", time.Minute); err != nil {
+			t.Error(err)
+		}
+		return errors.New("sns: timeout reading the response")
+	}
+	if rec := f.do("POST", "/orders/async", "application/json", validBody); rec.Code != 202 {
+		t.Errorf("post = %d %s, want 202", rec.Code, rec.Body)
+	}
+}
+
+func TestStoreUnavailable(t *testing.T) {
+	for _, tt := range []struct{ method, path, body string }{
+		{"POST", "/orders/async", validBody},
+		{"POST", "/orders/sync", validBody},
+		{"GET", "/orders/any", ""},
+	} {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.store.fail(errors.New("dynamodb: connection refused"))
+			rec := f.do(tt.method, tt.path, "application/json", tt.body)
+			var body httpapi.ErrorBody
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != 503 || rec.Header().Get("Retry-After") == "" {
+				t.Errorf("= %d %s, want 503 with Retry-After and a JSON error", rec.Code, rec.Body)
+			}
+			if len(f.pub.published) != 0 || f.pay.calls != 0 {
+				t.Errorf("published %d, paid %d: want nothing", len(f.pub.published), f.pay.calls)
+			}
+		})
+	}
+}
+
+func TestOrderStatusEndpoint(t *testing.T) {
+	f := newFixture(t, nil)
+	if rec := f.do("POST", "/orders/sync", "application/json", `{"order_id":"done-1","customer_id":1,"items":[{"product_id":"x","quantity":1,"price":1}]}`); rec.Code != 200 {
+		t.Fatal(rec.Code)
+	}
+	tests := []struct {
+		method, path string
+		code         int
+		allow, field string
+	}{
+		{"GET", "/orders/done-1", 200, "", ""},
+		{"HEAD", "/orders/done-1", 200, "", ""},
+		{"GET", "/orders/unknown-1", 404, "", ""},
+		{"GET", "/orders/bad%20id", 400, "", "order_id"},
+		{"GET", "/orders/" + strings.Repeat("x", order.MaxOrderIDLen+1), 400, "", "order_id"},
+		{"POST", "/orders/done-1", 405, "GET, HEAD", ""},
+		{"DELETE", "/orders/done-1", 405, "GET, HEAD", ""},
+		{"GET", "/orders/sync", 405, "POST", ""},
+		{"GET", "/orders/async", 405, "POST", ""},
+		{"PUT", "/orders/async", 405, "POST", ""},
+		{"GET", "/orders/a/b", 404, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			rec := f.do(tt.method, tt.path, "", "")
+			if rec.Code != tt.code || rec.Header().Get("Allow") != tt.allow {
+				t.Fatalf("= %d (Allow %q) %s; want %d (Allow %q)", rec.Code, rec.Header().Get("Allow"), rec.Body, tt.code, tt.allow)
+			}
+			if tt.field != "" {
+				var body httpapi.ErrorBody
+				if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Field != tt.field {
+					t.Errorf("body %s, want the field %s named", rec.Body, tt.field)
+				}
+			}
+		})
+	}
+	rec := f.do("GET", "/orders/done-1", "", "")
+	var st httpapi.OrderStatus
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil || st.Status != order.StatusCompleted || st.PaidAt.IsZero() ||
+		st.Attempts != 1 || !strings.HasPrefix(st.ProcessedBy, "api/sync-") {
+		t.Errorf("GET of a paid order: %s", rec.Body)
 	}
 }
 
@@ -347,6 +627,9 @@ func TestNewRequiresPieces(t *testing.T) {
 	}
 	if _, err := httpapi.New(httpapi.Config{Publisher: &fakePublisher{}}); err == nil {
 		t.Error("no payer accepted")
+	}
+	if _, err := httpapi.New(httpapi.Config{Publisher: &fakePublisher{}, Payer: &fakePayer{}}); err == nil {
+		t.Error("no store accepted")
 	}
 }
 

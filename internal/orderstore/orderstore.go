@@ -85,7 +85,8 @@ func Finished(s order.Status) bool { return s == order.StatusCompleted || s == o
 type Store interface {
 	// Create records o as pending. When the store already holds its ID it
 	// writes nothing and returns the record with ErrExists, or with
-	// ErrConflict when the payload differs.
+	// ErrConflict when the payload differs; except a record cancelled with
+	// ReasonNotAccepted, which is replaced: its order was never accepted.
 	Create(ctx context.Context, o order.Order) (Record, error)
 	// Get returns the record of an order, or ErrNotFound.
 	Get(ctx context.Context, id string) (Record, error)
@@ -100,7 +101,22 @@ type Store interface {
 	// order is already finished, ErrNotHolder when another holder took the
 	// claim over, ErrNotFound for an unknown order.
 	Finish(ctx context.Context, id, holder string, status order.Status, reason string) (Record, error)
+	// Cancel ends a pending order as failed with reason, without a claim:
+	// the API's answer when it could not publish the order, so that a
+	// message that went out all the same is never paid. It returns the
+	// record with ErrClaimed when a processor holds the order (so it was
+	// published after all), with ErrFinished when it is finished, or
+	// ErrNotFound.
+	Cancel(ctx context.Context, id, reason string) (Record, error)
 }
+
+// ReasonNotAccepted is the reason of an order cancelled because its POST
+// was answered 503: the order was never accepted, and a client may post the
+// same order_id again (with any payload).
+const ReasonNotAccepted = "not_accepted"
+
+// ReasonDeclined is the reason of an order whose payment was declined.
+const ReasonDeclined = "declined"
 
 // PayloadHash is the hash of what a client chose in an order: its customer
 // and items, in their order. Two posts of one order_id with the same payload

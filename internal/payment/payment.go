@@ -1,6 +1,11 @@
 // Package payment simulates the payment verification of the studied system:
 // each payment takes a fixed delay (3 s by default), honours context
 // cancellation, and declines a configurable share of orders deterministically.
+//
+// Like a real provider, it takes the order ID as the idempotency key: a
+// payment repeated with the key of one that went through (completed or
+// declined) returns the first outcome at once and charges nothing. The keys
+// live in the process, or in Books shared by several processes.
 package payment
 
 import (
@@ -9,6 +14,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"sync"
 	"time"
 
 	"flashsale/internal/order"
@@ -65,6 +71,20 @@ type Config struct {
 	Seed int64
 	// Observer is told of each payment; optional.
 	Observer Observer
+	// Books, when set, records each charge where other processes see it,
+	// so that a payment repeated by another process (which took an order
+	// over from one that died) is not charged twice. The process's own
+	// memory of keys is used when nil.
+	Books Books
+}
+
+// Books are a provider's record of charges by idempotency key, shared by
+// every client that uses them. Implementations must be safe for concurrent
+// use.
+type Books interface {
+	// Charge records result under key by holder, unless the key is
+	// recorded already: it then returns the recorded result and false.
+	Charge(ctx context.Context, key, holder string, result Result) (Result, bool, error)
 }
 
 // Processor performs simulated payments. It is safe for concurrent use; the
@@ -75,6 +95,23 @@ type Processor struct {
 	declineRate float64
 	seed        uint64
 	obs         Observer
+	books       Books
+
+	mu   sync.Mutex
+	keys map[string]*charge // idempotency key -> its payment, without Books
+	ring []string           // keys of finished payments, oldest first at head
+	head int
+}
+
+// MaxKeys is how many idempotency keys of finished payments a Processor
+// without Books remembers, forgetting the oldest first: as a provider keeps
+// keys for a limited time.
+const MaxKeys = 1 << 20
+
+// charge is one payment under a key: done is closed when err is final.
+type charge struct {
+	done chan struct{}
+	err  error
 }
 
 // New returns a Processor, or an error when the configuration is out of range.
@@ -91,16 +128,98 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
-	return &Processor{delay: cfg.Delay, declineRate: cfg.DeclineRate, seed: uint64(cfg.Seed), obs: cfg.Observer}, nil
+	return &Processor{delay: cfg.Delay, declineRate: cfg.DeclineRate, seed: uint64(cfg.Seed), obs: cfg.Observer,
+		books: cfg.Books, keys: make(map[string]*charge)}, nil
 }
 
 // Delay is the time one payment takes.
 func (p *Processor) Delay() time.Duration { return p.delay }
 
-// Pay verifies the payment of o. It returns nil once the payment completes,
-// ErrDeclined when it is declined, or the context's error (wrapped) when ctx
-// ends first.
+// Pay verifies the payment of o, with o.ID as its idempotency key. It
+// returns nil once the payment completes, ErrDeclined when it is declined,
+// or the context's error (wrapped) when ctx ends first. A key whose payment
+// went through returns the same outcome again at once, charging nothing; a
+// payment of a key already running waits for that one's outcome.
+// Books record who paid from WithHolder.
 func (p *Processor) Pay(ctx context.Context, o order.Order) error {
+	if p.books != nil {
+		return p.payBooked(ctx, o, holderOf(ctx))
+	}
+	for {
+		p.mu.Lock()
+		c, ok := p.keys[o.ID]
+		if !ok {
+			c = &charge{done: make(chan struct{})}
+			p.keys[o.ID] = c
+			p.mu.Unlock()
+			c.err = p.observed(ctx, o)
+			p.mu.Lock()
+			if ResultOf(c.err) == ResultTimeout {
+				delete(p.keys, o.ID) // not charged: the key may be used again
+			} else {
+				p.remember(o.ID)
+			}
+			p.mu.Unlock()
+			close(c.done)
+			return c.err
+		}
+		p.mu.Unlock()
+		select {
+		case <-c.done:
+			if ResultOf(c.err) != ResultTimeout {
+				return c.err
+			}
+			// That attempt was interrupted: try again under the key.
+		case <-ctx.Done():
+			return fmt.Errorf("payment of %s waiting for the same key: %w", o.ID, ctx.Err())
+		}
+	}
+}
+
+type holderKey struct{}
+
+// WithHolder returns ctx naming who pays (a worker, a Lambda request), as
+// Books record it.
+func WithHolder(ctx context.Context, holder string) context.Context {
+	return context.WithValue(ctx, holderKey{}, holder)
+}
+
+func holderOf(ctx context.Context) string {
+	h, _ := ctx.Value(holderKey{}).(string)
+	return h
+}
+
+// remember keeps key among the finished ones, forgetting the oldest past
+// MaxKeys. p.mu held.
+func (p *Processor) remember(key string) {
+	if len(p.ring) < MaxKeys {
+		p.ring = append(p.ring, key)
+		return
+	}
+	delete(p.keys, p.ring[p.head])
+	p.ring[p.head] = key
+	p.head = (p.head + 1) % MaxKeys
+}
+
+// payBooked pays o unless the Books hold its key.
+func (p *Processor) payBooked(ctx context.Context, o order.Order, holder string) error {
+	err := p.observed(ctx, o)
+	r := ResultOf(err)
+	if r == ResultTimeout {
+		return err
+	}
+	got, _, berr := p.books.Charge(context.WithoutCancel(ctx), o.ID, holder, r)
+	if berr != nil {
+		return fmt.Errorf("payment of %s: recording the charge: %w", o.ID, berr)
+	}
+	if got == ResultDeclined {
+		return fmt.Errorf("order %s: %w", o.ID, ErrDeclined)
+	}
+	return nil
+}
+
+// observed runs one payment, told to the observer.
+func (p *Processor) observed(ctx context.Context, o order.Order) error {
 	start := time.Now()
 	p.obs.PaymentStarted()
 	err := p.pay(ctx, o)

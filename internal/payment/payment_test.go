@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -208,3 +209,100 @@ func TestLedger(t *testing.T) {
 		t.Fatalf("eviction wrong: a=%v b=%v d=%v len=%d", l.Paid("a"), l.Paid("b"), l.Paid("d"), l.Len())
 	}
 }
+
+func TestPayIsIdempotentOnOrderID(t *testing.T) {
+	ctx := context.Background()
+	var obs countingObserver
+	p, err := payment.New(payment.Config{Delay: 50 * time.Millisecond, Observer: &obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := order.Order{ID: "key-1"}
+	// Concurrent payments under one key: one charge, the others wait for it.
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			if err := p.Pay(ctx, o); err != nil {
+				t.Errorf("pay: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	start := time.Now()
+	if err := p.Pay(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took >= 50*time.Millisecond {
+		t.Errorf("a repeated key waited %v: it should answer from the key at once", took)
+	}
+	if n := obs.started.Load(); n != 1 {
+		t.Errorf("%d payments started for one key, want 1", n)
+	}
+	// An interrupted payment charged nothing: the key may be paid again.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	o2 := order.Order{ID: "key-2"}
+	if err := p.Pay(cctx, o2); err == nil {
+		t.Fatal("a cancelled payment succeeded")
+	}
+	if err := p.Pay(ctx, o2); err != nil {
+		t.Errorf("pay after an interrupted attempt: %v", err)
+	}
+	if n := obs.started.Load(); n != 3 {
+		t.Errorf("%d payments started, want 3 (one per key, and the interrupted one)", n)
+	}
+}
+
+func TestPayDeclinedKeyStaysDeclined(t *testing.T) {
+	p, err := payment.New(payment.Config{Delay: time.Millisecond, DeclineRate: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := p.Pay(context.Background(), order.Order{ID: "d"}); !errors.Is(err, payment.ErrDeclined) {
+			t.Errorf("pay = %v, want payment.ErrDeclined", err)
+		}
+	}
+}
+
+type memBooks struct {
+	mu   sync.Mutex
+	seen map[string]payment.Result
+	n    int
+}
+
+func (b *memBooks) Charge(_ context.Context, key, _ string, r payment.Result) (payment.Result, bool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if got, ok := b.seen[key]; ok {
+		return got, false, nil
+	}
+	b.seen[key] = r
+	b.n++
+	return r, true, nil
+}
+
+func TestPayWithBooksAnswersTheBookedResult(t *testing.T) {
+	bk := &memBooks{seen: map[string]payment.Result{"declined-before": payment.ResultDeclined}}
+	p, err := payment.New(payment.Config{Delay: time.Millisecond, Books: bk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := p.Pay(payment.WithHolder(ctx, "w2"), order.Order{ID: "declined-before"}); !errors.Is(err, payment.ErrDeclined) {
+		t.Errorf("pay of a key booked declined = %v, want payment.ErrDeclined", err)
+	}
+	for range 2 {
+		if err := p.Pay(payment.WithHolder(ctx, "w2"), order.Order{ID: "new"}); err != nil {
+			t.Errorf("pay = %v", err)
+		}
+	}
+	if bk.n != 1 {
+		t.Errorf("%d charges booked, want 1", bk.n)
+	}
+}
+
+type countingObserver struct{ started atomic.Int64 }
+
+func (o *countingObserver) PaymentStarted()                               { o.started.Add(1) }
+func (o *countingObserver) PaymentFinished(payment.Result, time.Duration) {}

@@ -7,6 +7,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"time"
 
 	"flashsale/internal/order"
 )
@@ -53,6 +54,13 @@ type Consumer interface {
 	// Nack gives a message back: it will be delivered again (or, past the
 	// backend's retry limit, moved to a dead-letter queue).
 	Nack(ctx context.Context, d *Delivery) error
+}
+
+// Retrier is a Consumer that can give a message back for a chosen time
+// (SQS: its visibility), as for an order that another processor holds until
+// its claim ends.
+type Retrier interface {
+	NackAfter(ctx context.Context, d *Delivery, delay time.Duration) error
 }
 
 // DepthReader reports how many messages wait in a queue.

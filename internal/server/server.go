@@ -12,10 +12,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"flashsale/internal/httpapi"
 	"flashsale/internal/metrics"
+	"flashsale/internal/orderstore"
+	"flashsale/internal/orderstore/memstore"
 	"flashsale/internal/payment"
 	"flashsale/internal/queue"
 	"flashsale/internal/queue/memory"
@@ -30,6 +33,8 @@ const (
 	DefaultSyncConcurrency = 1
 	DefaultDrainTimeout    = 30 * time.Second
 	DefaultSpillFile       = "flashsale-spill.jsonl"
+	// LeaseMargin is added to the payment delay for a worker's claim.
+	LeaseMargin = 30 * time.Second
 )
 
 // Config configures a Server. The zero values of the durations and counts
@@ -65,6 +70,21 @@ type Config struct {
 	// QueueDepth, when set with Publisher, reports the external queue's
 	// depth for flashsale_queue_depth.
 	QueueDepth queue.DepthReader
+	// Store records every order (GET /orders/{id}, claims); when nil, an
+	// in-memory store bounded by StoreRetention and StoreCapacity. With a
+	// Publisher, give the store the workers share (DynamoDB): an in-memory
+	// one never sees their outcomes.
+	Store orderstore.Store
+	// StoreRetention and StoreCapacity bound the in-memory store (see
+	// memstore.Config); its defaults when zero.
+	StoreRetention time.Duration
+	StoreCapacity  int
+	// Books, when set, are the simulated payment provider's record of
+	// charges, shared with other processes (see payment.Books).
+	Books payment.Books
+	// Name names this process in its claims ("<Name>/<worker>",
+	// "<Name>/sync-<n>"); "serve@<host>-<pid>" when empty.
+	Name string
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -90,6 +110,10 @@ func (c *Config) defaults() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Name == "" {
+		host, _ := os.Hostname()
+		c.Name = fmt.Sprintf("serve@%s-%d", host, os.Getpid())
 	}
 	switch {
 	case c.Workers < 1:
@@ -126,7 +150,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: metrics.New()}
-	proc, err := payment.New(payment.Config{Delay: cfg.PaymentDelay, DeclineRate: cfg.DeclineRate, Seed: cfg.Seed, Observer: s.metrics})
+	proc, err := payment.New(payment.Config{Delay: cfg.PaymentDelay, DeclineRate: cfg.DeclineRate, Seed: cfg.Seed,
+		Observer: s.metrics, Books: cfg.Books})
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +159,15 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ledger := payment.NewLedger(0)
+	store := cfg.Store
+	if store == nil {
+		if store, err = memstore.New(memstore.Config{Retention: cfg.StoreRetention, Capacity: cfg.StoreCapacity}); err != nil {
+			return nil, err
+		}
+		if cfg.Publisher != nil {
+			cfg.Logger.Warn("no orders table: GET /orders/{id} sees only this process's records (async orders stay pending) and duplicates are caught here only; give the table the workers share")
+		}
+	}
 
 	publisher := cfg.Publisher
 	if publisher == nil {
@@ -149,7 +182,10 @@ func New(cfg Config) (*Server, error) {
 		publisher = s.queue
 		s.metrics.QueueDepth(func() float64 { return float64(s.queue.Len()) })
 		s.pool, err = worker.New(worker.Config{
-			Consumer: s.queue, Payer: proc, Workers: cfg.Workers, Ledger: ledger,
+			Consumer: s.queue, Payer: proc, Workers: cfg.Workers, Store: store, Name: cfg.Name,
+			// The claims die with the process (an in-memory store) or run
+			// out after a payment and its margin (a shared one).
+			Lease:    max(proc.Delay(), time.Second) + LeaseMargin,
 			Observer: s.metrics, Logger: cfg.Logger,
 		})
 		if err != nil {
@@ -169,7 +205,7 @@ func New(cfg Config) (*Server, error) {
 	}
 
 	api, err := httpapi.New(httpapi.Config{
-		Publisher: publisher, Payer: syncPayer, Ledger: ledger,
+		Publisher: publisher, Payer: syncPayer, Store: store, Name: cfg.Name,
 		RequestTimeout: cfg.RequestTimeout, Observer: s.metrics,
 		Metrics: s.metrics.Handler(), Logger: cfg.Logger,
 	})

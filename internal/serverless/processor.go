@@ -8,9 +8,31 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"flashsale/internal/order"
+	"flashsale/internal/orderstore/memstore"
 	"flashsale/internal/payment"
+	"flashsale/internal/payonce"
+)
+
+// ErrConflict is wrapped by the processor's error for an order whose
+// order_id the store holds with another payload: it is never paid, and the
+// event reaches the failure destination, where an operator sees it.
+var ErrConflict = errors.New("order_id recorded with another payload")
+
+// ErrBusy is wrapped by the processor's error when another processor still
+// held the order at the end of the invocation: Lambda retries the event.
+var ErrBusy = errors.New("order held by another processor")
+
+// Lease and wait bounds of the processor.
+const (
+	// DefaultLease is the claim on an order when the invocation has no
+	// deadline (tests); otherwise the claim ends at the deadline.
+	DefaultLease = time.Minute
+	// WaitMargin is kept before the deadline when waiting for another
+	// processor's outcome, so that the error is the handler's own.
+	WaitMargin = 500 * time.Millisecond
 )
 
 // ErrMalformedMessage is wrapped by the processor's error when an SNS message
@@ -27,14 +49,12 @@ type Payer interface {
 type ProcessorConfig struct {
 	// Payer pays each order; required.
 	Payer Payer
-	// Ledger remembers the orders paid by this execution environment, so
-	// that a retried or redelivered event does not pay them twice; a new
-	// ledger when nil.
-	Ledger *payment.Ledger
-	// Declined remembers the orders whose payment this environment saw
-	// declined, so that a redelivery does not charge the card again; a new
-	// ledger when nil.
-	Declined *payment.Ledger
+	// Store records each order's claim and outcome, shared with the API
+	// and every other processor (the DynamoDB orders table), so that a
+	// retried or redelivered event, or another design subscribed to the
+	// topic, pays nothing twice; an in-memory store of this execution
+	// environment when nil.
+	Store payonce.Reader
 	// Logger receives one record per order; required.
 	Logger *slog.Logger
 	// Invocations tells cold starts; counted from ProcessStart when nil.
@@ -58,11 +78,12 @@ func NewProcessor(cfg ProcessorConfig) (*Processor, error) {
 	if cfg.Logger == nil {
 		return nil, errors.New("serverless: processor needs a logger")
 	}
-	if cfg.Ledger == nil {
-		cfg.Ledger = payment.NewLedger(0)
-	}
-	if cfg.Declined == nil {
-		cfg.Declined = payment.NewLedger(0)
+	if cfg.Store == nil {
+		s, err := memstore.New(memstore.Config{})
+		if err != nil {
+			return nil, fmt.Errorf("serverless: %w", err)
+		}
+		cfg.Store = s
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -73,17 +94,21 @@ func NewProcessor(cfg ProcessorConfig) (*Processor, error) {
 	return &Processor{cfg: cfg}, nil
 }
 
-// Handle processes an SNS event: every record's order is paid (SNS delivers
-// one record per invocation; several are paid one after the other). A
-// declined payment is an outcome, not a failure: it is logged (result
-// "declined", level WARN) and final, never retried, as a real provider
-// would charge the card again. Handle returns nil when every order was paid
-// or declined, now or before by this environment. Otherwise it returns an
-// error naming each failed record, and wrapping ErrMalformedMessage or the
-// payment's transient error (the context's, a timeout), so that Lambda
-// retries the event and then sends it to the failure destination; the error
-// is a *ProcessingError. Nothing is dropped silently: each record gets a log
-// line carrying order_id, cold_start and, on the first invocation, init_ms.
+// Handle processes an SNS event: every record's order is paid once, under a
+// claim in the order store held by the invocation's request ID until the
+// function's deadline (SNS delivers one record per invocation; several are
+// paid one after the other). A declined payment is an outcome, not a
+// failure: it is logged (result "declined", level WARN) and final, never
+// retried, as a real provider would charge the card again. An order already
+// finished (by any processor) is skipped (result "duplicate"); one that
+// another processor holds is waited for until shortly before the deadline.
+// Handle returns nil when every order is finished. Otherwise it returns an
+// error naming each failed record, and wrapping ErrMalformedMessage,
+// ErrConflict, ErrBusy or the transient error (the payment's, the store's),
+// so that Lambda retries the event and then sends it to the failure
+// destination; the error is a *ProcessingError. Nothing is dropped
+// silently: each record gets a log line carrying order_id, cold_start and,
+// on the first invocation, init_ms.
 func (p *Processor) Handle(ctx context.Context, ev events.SNSEvent) error {
 	inv := p.cfg.Invocations.Next()
 	log := p.cfg.Logger.With(inv.Attrs()...)
@@ -132,33 +157,55 @@ func (p *Processor) record(ctx context.Context, log *slog.Logger, rec events.SNS
 		return fmt.Errorf("%w: %w", ErrMalformedMessage, err)
 	}
 	log = log.With(FieldOrderID, o.ID)
-	if p.cfg.Ledger.Paid(o.ID) {
-		log.InfoContext(ctx, "order already paid: duplicate delivery skipped", "result", "duplicate")
-		return nil
-	}
-	if p.cfg.Declined.Paid(o.ID) {
-		log.InfoContext(ctx, "order already declined: duplicate delivery skipped", "result", "duplicate")
-		return nil
-	}
-	start := p.cfg.Now()
-	err = p.cfg.Payer.Pay(ctx, o)
-	took := p.cfg.Now().Sub(start)
-	result := payment.ResultOf(err)
-	if errors.Is(err, payment.ErrDeclined) {
-		p.cfg.Declined.Record(o.ID)
-		log.WarnContext(ctx, "payment declined: final, not retried", "result", string(result), "payment_ms", ms(took),
-			"customer_id", o.CustomerID, "total", o.Total())
-		return nil
-	}
+	holder, lease, wctx, cancel := p.claimOf(ctx)
+	defer cancel()
+	res, err := payonce.ProcessWaiting(wctx, p.cfg.Store, p.cfg.Payer, o, holder, lease, payonce.DefaultPoll)
 	if err != nil {
-		log.ErrorContext(ctx, "payment failed: returned to Lambda for retry",
-			"result", string(result), "payment_ms", ms(took), "error", err.Error())
+		result := "error"
+		if res.Record.Order.ID != "" && res.Outcome == 0 {
+			result = string(payment.ResultTimeout)
+		}
+		log.ErrorContext(ctx, "order not processed: returned to Lambda for retry",
+			"result", result, "payment_ms", ms(res.Took), "error", err.Error())
 		return fmt.Errorf("order %s: %w", o.ID, err)
 	}
-	p.cfg.Ledger.Record(o.ID)
-	log.InfoContext(ctx, "order paid", "result", string(result), "payment_ms", ms(took),
-		"customer_id", o.CustomerID, "total", o.Total())
+	switch res.Outcome {
+	case payonce.Paid:
+		log.InfoContext(ctx, "order paid", "result", string(payment.ResultCompleted), "payment_ms", ms(res.Took),
+			"customer_id", o.CustomerID, "total", o.Total(), "holder", holder, "attempts", res.Record.Attempts)
+	case payonce.Declined:
+		log.WarnContext(ctx, "payment declined: final, not retried", "result", string(payment.ResultDeclined),
+			"payment_ms", ms(res.Took), "customer_id", o.CustomerID, "total", o.Total(), "holder", holder)
+	case payonce.Finished:
+		log.InfoContext(ctx, "order already finished: duplicate delivery skipped", "result", "duplicate",
+			"status", string(res.Record.Status()), "processed_by", res.Record.Holder)
+	case payonce.Conflict:
+		log.ErrorContext(ctx, "order_id recorded with another payload: never paid, sent to the failure destination after retries",
+			"result", "conflict", "customer_id", o.CustomerID)
+		return fmt.Errorf("order %s: %w", o.ID, ErrConflict)
+	case payonce.Busy:
+		log.WarnContext(ctx, "order held by another processor past this invocation: returned to Lambda for retry",
+			"result", "busy", "processed_by", res.Record.Holder)
+		return fmt.Errorf("order %s held by %s: %w", o.ID, res.Record.Holder, ErrBusy)
+	}
 	return nil
+}
+
+// claimOf is the claim of an invocation: its request ID as holder, a lease
+// to the function's deadline, and the context for waiting on another
+// processor (ending WaitMargin before the deadline).
+func (p *Processor) claimOf(ctx context.Context) (string, time.Duration, context.Context, context.CancelFunc) {
+	holder := "processor"
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		holder = "processor/" + lc.AwsRequestID
+	}
+	d, ok := ctx.Deadline()
+	if !ok {
+		return holder, DefaultLease, ctx, func() {}
+	}
+	lease := max(d.Sub(p.cfg.Now()), time.Millisecond)
+	wctx, cancel := context.WithDeadline(ctx, d.Add(-WaitMargin))
+	return holder, lease, wctx, cancel
 }
 
 // attribute is the string value of a message attribute, or "".

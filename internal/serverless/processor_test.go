@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"flashsale/internal/order"
+	"flashsale/internal/orderstore/memstore"
 	"flashsale/internal/payment"
 	"flashsale/internal/serverless"
 )
@@ -117,7 +118,7 @@ func TestHandle(t *testing.T) {
 			ev.Records[1].SNS.Message = "not json"
 			return ev
 		}(), serverless.ErrMalformedMessage, []string{"good-1"}, "order paid"},
-		{"cancelled context", cancelled, eventFor(t, good), context.Canceled, nil, "payment failed: returned to Lambda for retry"},
+		{"cancelled context", cancelled, eventFor(t, good), context.Canceled, nil, "order not processed: returned to Lambda for retry"},
 		{"empty event", lambdaCtx("req-6"), events.SNSEvent{}, nil, nil, "SNS event without records"},
 	}
 	for _, tt := range tests {
@@ -316,7 +317,84 @@ func TestDeclineIsFinal(t *testing.T) {
 	if payer.calls != 1 {
 		t.Errorf("%d payment attempts for one declined order delivered 3 times, want 1", payer.calls)
 	}
-	if n := strings.Count(buf.String(), "order already declined: duplicate delivery skipped"); n != 2 {
+	if n := strings.Count(buf.String(), "order already finished: duplicate delivery skipped"); n != 2 {
 		t.Errorf("%d duplicate records, want 2:\n%s", n, buf.String())
+	}
+}
+
+// TestHandleSharesTheStore: processors sharing one store (two execution
+// environments, or the Lambda and a worker) pay an order once; one that
+// finds the order held waits for its outcome, or, when the holder outlives
+// the invocation, returns ErrBusy so that Lambda retries.
+func TestHandleSharesTheStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store, _ := memstore.New(memstore.Config{})
+		payer, _ := payment.New(payment.Config{Delay: time.Second})
+		var buf bytes.Buffer
+		newProc := func() *serverless.Processor {
+			p, err := serverless.NewProcessor(serverless.ProcessorConfig{Payer: payer, Store: store,
+				Logger: serverless.NewLogger(&buf, "processor", "")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		a, b := newProc(), newProc()
+		ev := eventFor(t, newOrder(t, "shared-1"))
+		errs := make(chan error, 2)
+		for i, p := range []*serverless.Processor{a, b} {
+			go func() {
+				ctx, cancel := context.WithTimeout(lambdaCtx(fmt.Sprintf("req-%d", i)), 10*time.Second)
+				defer cancel()
+				errs <- p.Handle(ctx, ev)
+			}()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Errorf("Handle: %v", err)
+			}
+		}
+		rec, err := store.Get(context.Background(), "shared-1")
+		if err != nil || rec.Status() != order.StatusCompleted || rec.Attempts != 1 || !strings.HasPrefix(rec.Holder, "processor/req-") {
+			t.Errorf("record %+v, %v; want completed at the first attempt, by a request", rec, err)
+		}
+		if n := strings.Count(buf.String(), `"message":"order paid"`); n != 1 {
+			t.Errorf("%d payments logged, want 1:\n%s", n, buf.String())
+		}
+
+		// A worker holds another order past the invocation's deadline.
+		held := newOrder(t, "held-1")
+		if _, err := store.Claim(context.Background(), held, "worker@host/0", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(lambdaCtx("req-held"), 3*time.Second)
+		defer cancel()
+		start := time.Now()
+		err = a.Handle(ctx, eventFor(t, held))
+		if !errors.Is(err, serverless.ErrBusy) {
+			t.Errorf("Handle of a held order = %v, want ErrBusy", err)
+		}
+		if took := time.Since(start); took != 3*time.Second-serverless.WaitMargin {
+			t.Errorf("gave up after %v, want the deadline less %v", took, serverless.WaitMargin)
+		}
+	})
+}
+
+func TestHandleConflictIsNeverPaid(t *testing.T) {
+	store, _ := memstore.New(memstore.Config{})
+	o := newOrder(t, "conflict-1")
+	if _, err := store.Create(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	other := o
+	other.CustomerID++
+	payer := &countingPayer{}
+	p, _ := serverless.NewProcessor(serverless.ProcessorConfig{Payer: payer, Store: store,
+		Logger: serverless.NewLogger(&bytes.Buffer{}, "processor", "")})
+	if err := p.Handle(lambdaCtx("r"), eventFor(t, other)); !errors.Is(err, serverless.ErrConflict) {
+		t.Errorf("Handle = %v, want ErrConflict", err)
+	}
+	if payer.calls != 0 {
+		t.Errorf("%d payments for a conflicting order", payer.calls)
 	}
 }

@@ -1,7 +1,9 @@
 // Package worker is the pool that drains a queue through the payment
 // processor: N goroutines, each doing one payment at a time. It is the same
 // pool over the in-process queue (flashsale serve) and over SQS (flashsale
-// worker).
+// worker). Each order is paid under a claim in the order store (see
+// payonce), so that duplicates reaching this process, another worker or
+// another design pay nothing twice.
 package worker
 
 import (
@@ -13,7 +15,8 @@ import (
 	"time"
 
 	"flashsale/internal/order"
-	"flashsale/internal/payment"
+	"flashsale/internal/orderstore/memstore"
+	"flashsale/internal/payonce"
 	"flashsale/internal/queue"
 )
 
@@ -35,8 +38,15 @@ func (nopObserver) SetWorkers(int) {}
 func (nopObserver) Duplicate()     {}
 func (nopObserver) Poison()        {}
 
-// DefaultSettleTimeout is the default bound of one Ack or Nack.
-const DefaultSettleTimeout = 30 * time.Second
+// Defaults of Config.
+const (
+	// DefaultSettleTimeout is the default bound of one Ack or Nack.
+	DefaultSettleTimeout = 30 * time.Second
+	// DefaultLease is the default claim on an order while it is paid.
+	DefaultLease = time.Minute
+	// DefaultName is the default name of the pool's claims.
+	DefaultName = "worker"
+)
 
 // Config configures a Pool.
 type Config struct {
@@ -47,21 +57,25 @@ type Config struct {
 	// Workers is the number of goroutines, each paying one order at a time;
 	// at least 1.
 	Workers int
-	// Ledger remembers paid orders, so that a redelivered order is
-	// acknowledged without paying again; a fresh ledger when nil.
-	Ledger *payment.Ledger
-	// RetryDeclined gives declined payments back to the queue (Nack), so
-	// that a backend with a dead-letter queue retries them and then keeps
-	// them. When false a declined payment is recorded as failed and
-	// acknowledged: it is not retried forever.
-	RetryDeclined bool
+	// Store records each order's claim and outcome, shared with every
+	// process that pays the same orders; a fresh in-memory store when nil
+	// (duplicates are then caught in this process only). A declined
+	// payment is final: the order failed, the message is acknowledged.
+	Store payonce.Store
+	// Name names this pool's claims: worker i holds "<Name>/<i>". Give
+	// each process its own (DefaultName when empty).
+	Name string
+	// Lease is the claim on an order while it is paid: longer than a
+	// payment, shorter than the time before its message comes back to
+	// another consumer (the visibility timeout); DefaultLease when zero.
+	Lease time.Duration
 	// ErrorBackoff is the pause after a failed Receive; 1 s when zero.
 	ErrorBackoff time.Duration
 	// SettleTimeout bounds each Ack or Nack, which the end of the pool's
 	// context does not cancel; DefaultSettleTimeout when zero. A settle
 	// that times out leaves the message to the queue: it comes back after
-	// its visibility timeout (and a paid order is then recognised by the
-	// ledger in this process).
+	// its visibility timeout (and a paid order is then recognised as
+	// finished by the store).
 	SettleTimeout time.Duration
 	// Observer is told of duplicates and poison messages; optional.
 	Observer Observer
@@ -88,8 +102,18 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.Workers < 1 {
 		return nil, fmt.Errorf("worker: %d workers: need at least 1", cfg.Workers)
 	}
-	if cfg.Ledger == nil {
-		cfg.Ledger = payment.NewLedger(0)
+	if cfg.Store == nil {
+		s, err := memstore.New(memstore.Config{})
+		if err != nil {
+			return nil, fmt.Errorf("worker: %w", err)
+		}
+		cfg.Store = s
+	}
+	if cfg.Name == "" {
+		cfg.Name = DefaultName
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
 	}
 	if cfg.ErrorBackoff <= 0 {
 		cfg.ErrorBackoff = time.Second
@@ -123,6 +147,7 @@ func (p *Pool) Run(ctx context.Context) error {
 }
 
 func (p *Pool) work(ctx context.Context, id int) {
+	holder := fmt.Sprintf("%s/%d", p.cfg.Name, id)
 	log := p.cfg.Logger.With("worker", id)
 	// Settling and paying outlive ctx: an in-flight payment is finished,
 	// never abandoned half-way. Settling has its own deadline (see settle).
@@ -131,7 +156,7 @@ func (p *Pool) work(ctx context.Context, id int) {
 		d, err := p.cfg.Consumer.Receive(ctx)
 		switch {
 		case err == nil:
-			p.process(settleCtx, log, d)
+			p.process(settleCtx, log, holder, d)
 		case errors.Is(err, queue.ErrClosed) || ctx.Err() != nil:
 			return
 		default:
@@ -146,7 +171,7 @@ func (p *Pool) work(ctx context.Context, id int) {
 }
 
 // process pays one delivery and settles it.
-func (p *Pool) process(ctx context.Context, log *slog.Logger, d *queue.Delivery) {
+func (p *Pool) process(ctx context.Context, log *slog.Logger, holder string, d *queue.Delivery) {
 	if d.Err != nil {
 		p.cfg.Observer.Poison()
 		log.WarnContext(ctx, "not an order: left to the dead-letter queue", "message_id", d.ID, "receives", d.Receives, "err", d.Err)
@@ -156,29 +181,45 @@ func (p *Pool) process(ctx context.Context, log *slog.Logger, d *queue.Delivery)
 	o := d.Order
 	release := p.claim(ctx, o.ID)
 	defer release()
-	if p.cfg.Ledger.Paid(o.ID) {
-		p.cfg.Observer.Duplicate()
-		log.InfoContext(ctx, "duplicate delivery of a paid order: acknowledged, not paid again", "order_id", o.ID, "message_id", d.ID)
-		p.settle(ctx, log, d, true)
+	res, err := payonce.Process(ctx, p.cfg.Store, p.cfg.Payer, o, holder, p.cfg.Lease)
+	log = log.With("order_id", o.ID, "message_id", d.ID)
+	if err != nil {
+		log.ErrorContext(ctx, "payment failed: order given back to the queue", "receives", d.Receives, "err", err)
+		p.settle(ctx, log, d, false)
 		return
 	}
-	err := p.cfg.Payer.Pay(ctx, o)
-	switch {
-	case err == nil:
-		p.cfg.Ledger.Record(o.ID)
-		log.DebugContext(ctx, "order paid", "order_id", o.ID)
-		p.settle(ctx, log, d, true)
-	case errors.Is(err, payment.ErrDeclined):
-		if p.cfg.RetryDeclined {
-			log.WarnContext(ctx, "payment declined: left to the queue for retry", "order_id", o.ID, "receives", d.Receives)
-			p.settle(ctx, log, d, false)
-			return
-		}
-		log.WarnContext(ctx, "payment declined: order failed", "order_id", o.ID, "status", order.StatusFailed)
-		p.settle(ctx, log, d, true)
-	default:
-		log.ErrorContext(ctx, "payment failed: order given back to the queue", "order_id", o.ID, "err", err)
+	switch res.Outcome {
+	case payonce.Paid:
+		log.InfoContext(ctx, "order paid", "holder", holder, "attempts", res.Record.Attempts, "payment_ms", res.Took.Milliseconds())
+	case payonce.Declined:
+		log.WarnContext(ctx, "payment declined: order failed", "holder", holder, "status", order.StatusFailed)
+	case payonce.Finished:
+		p.cfg.Observer.Duplicate()
+		log.InfoContext(ctx, "order already finished: acknowledged, not paid again", "status", res.Record.Status(), "holder", res.Record.Holder)
+	case payonce.Conflict:
+		log.ErrorContext(ctx, "order_id recorded with another payload: acknowledged, never paid", "customer_id", o.CustomerID)
+	case payonce.Busy:
+		p.cfg.Observer.Duplicate()
+		wait := time.Until(res.Record.LeaseUntil) + time.Second
+		log.InfoContext(ctx, "order claimed by another processor: given back until its claim ends", "holder", res.Record.Holder, "retry_in", wait.Round(time.Second).String())
+		p.retryAfter(ctx, log, d, wait)
+		return
+	}
+	p.settle(ctx, log, d, true)
+}
+
+// retryAfter gives d back for delay when the queue can (SQS), otherwise
+// as Nack does.
+func (p *Pool) retryAfter(ctx context.Context, log *slog.Logger, d *queue.Delivery, delay time.Duration) {
+	r, ok := p.cfg.Consumer.(queue.Retrier)
+	if !ok {
 		p.settle(ctx, log, d, false)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.SettleTimeout)
+	defer cancel()
+	if err := r.NackAfter(ctx, d, delay); err != nil {
+		log.ErrorContext(ctx, "giving the message back failed", "err", err)
 	}
 }
 
@@ -196,14 +237,15 @@ func (p *Pool) settle(ctx context.Context, log *slog.Logger, d *queue.Delivery, 
 	}
 	if err != nil {
 		// Not fatal: an un-acked message comes back and is then recognised
-		// as paid; an un-nacked one becomes visible after its timeout.
+		// as finished; an un-nacked one becomes visible after its timeout.
 		log.ErrorContext(ctx, "settling message failed", "ack", ack, "message_id", d.ID, "order_id", d.Order.ID, "err", err)
 	}
 }
 
 // claim makes this worker the only one handling order id in this process:
 // a second delivery of the same order waits for the first to finish, then
-// finds it in the ledger. The returned func releases the claim.
+// finds it finished in the store, instead of coming back at once from an
+// in-process queue. The returned func releases the claim.
 func (p *Pool) claim(ctx context.Context, id string) func() {
 	for {
 		p.mu.Lock()

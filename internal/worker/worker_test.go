@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"flashsale/internal/order"
+	"flashsale/internal/orderstore/memstore"
 	"flashsale/internal/payment"
 	"flashsale/internal/queue"
 	"flashsale/internal/queue/memory"
@@ -38,6 +39,16 @@ func (c *countingPayer) Pay(ctx context.Context, o order.Order) error {
 	c.paid[o.ID]++
 	c.mu.Unlock()
 	return c.next.Pay(ctx, o)
+}
+
+func (c *countingPayer) calls() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var n int64
+	for _, v := range c.paid {
+		n += int64(v)
+	}
+	return n
 }
 
 func (c *countingPayer) counts() map[string]int {
@@ -228,26 +239,61 @@ func (f *fakeConsumer) Nack(ctx context.Context, d *queue.Delivery) error {
 
 func TestSettlement(t *testing.T) {
 	good := queuetest.NewOrder(t, 1)
+	other := good
+	other.CustomerID = 99
+	ctx := context.Background()
 	tests := []struct {
-		name          string
-		delivery      *queue.Delivery
-		declineRate   float64
-		retryDeclined bool
-		wantAck       bool
-		wantPoison    int64
+		name        string
+		delivery    *queue.Delivery
+		declineRate float64
+		prepare     func(*memstore.Store)
+		wantAck     bool
+		wantPoison  int64
+		wantStatus  order.Status
+		wantPays    int64
 	}{
-		{"paid is acked", &queue.Delivery{ID: "m", Order: good}, 0, false, true, 0},
-		{"poison is nacked", &queue.Delivery{ID: "m", Err: errors.New("not an order")}, 0, false, false, 1},
-		{"declined is acked as failed", &queue.Delivery{ID: "m", Order: good}, 1, false, true, 0},
-		{"declined is nacked for retry", &queue.Delivery{ID: "m", Order: good}, 1, true, false, 0},
+		{name: "paid is acked", delivery: &queue.Delivery{ID: "m", Order: good}, wantAck: true,
+			wantStatus: order.StatusCompleted, wantPays: 1},
+		{name: "poison is nacked", delivery: &queue.Delivery{ID: "m", Err: errors.New("not an order")}, wantPoison: 1},
+		{name: "declined is acked as failed, for good", delivery: &queue.Delivery{ID: "m", Order: good}, declineRate: 1,
+			wantAck: true, wantStatus: order.StatusFailed, wantPays: 1},
+		{name: "finished elsewhere is acked, not paid", delivery: &queue.Delivery{ID: "m", Order: good}, wantAck: true,
+			wantStatus: order.StatusCompleted,
+			prepare: func(s *memstore.Store) {
+				if _, err := s.Claim(ctx, good, "other/0", time.Minute); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.Finish(ctx, good.ID, "other/0", order.StatusCompleted, ""); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		{name: "claimed elsewhere is given back, not paid", delivery: &queue.Delivery{ID: "m", Order: good},
+			wantStatus: order.StatusProcessing,
+			prepare: func(s *memstore.Store) {
+				if _, err := s.Claim(ctx, good, "other/0", time.Hour); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		{name: "another payload under the order_id is acked, never paid", delivery: &queue.Delivery{ID: "m", Order: other},
+			wantAck: true, wantStatus: order.StatusPending,
+			prepare: func(s *memstore.Store) {
+				if _, err := s.Create(ctx, good); err != nil {
+					t.Fatal(err)
+				}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
+				store, _ := memstore.New(memstore.Config{})
+				if tt.prepare != nil {
+					tt.prepare(store)
+				}
 				fc := &fakeConsumer{deliveries: []*queue.Delivery{tt.delivery}}
 				obs := &counters{}
-				pool, _ := worker.New(worker.Config{Consumer: fc, Payer: processor(t, time.Second, tt.declineRate),
-					Workers: 1, RetryDeclined: tt.retryDeclined, Observer: obs, Logger: quiet})
+				payer := newCounting(processor(t, time.Second, tt.declineRate))
+				pool, _ := worker.New(worker.Config{Consumer: fc, Payer: payer, Store: store,
+					Workers: 1, Observer: obs, Logger: quiet})
 				_ = pool.Run(context.Background())
 				if tt.wantAck && (len(fc.acked) != 1 || len(fc.nacked) != 0) {
 					t.Errorf("acked %v nacked %v, want one ack", fc.acked, fc.nacked)
@@ -258,9 +304,48 @@ func TestSettlement(t *testing.T) {
 				if obs.poison.Load() != tt.wantPoison {
 					t.Errorf("poison = %d, want %d", obs.poison.Load(), tt.wantPoison)
 				}
+				if got := payer.calls(); got != tt.wantPays {
+					t.Errorf("%d payments, want %d", got, tt.wantPays)
+				}
+				if tt.wantStatus != "" {
+					if r, err := store.Get(ctx, good.ID); err != nil || r.Status() != tt.wantStatus {
+						t.Errorf("record %+v, %v; want %s", r, err, tt.wantStatus)
+					}
+				}
 			})
 		})
 	}
+}
+
+// retrier is a fakeConsumer that gives messages back for a chosen time.
+type retrier struct {
+	fakeConsumer
+	delays []time.Duration
+}
+
+func (r *retrier) NackAfter(_ context.Context, d *queue.Delivery, delay time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nacked = append(r.nacked, d.ID)
+	r.delays = append(r.delays, delay)
+	return nil
+}
+
+func TestClaimedOrderComesBackWhenTheClaimEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		o := queuetest.NewOrder(t, 1)
+		store, _ := memstore.New(memstore.Config{})
+		if _, err := store.Claim(ctx, o, "other/0", 40*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		r := &retrier{fakeConsumer: fakeConsumer{deliveries: []*queue.Delivery{{ID: "m", Order: o}}}}
+		pool, _ := worker.New(worker.Config{Consumer: r, Payer: processor(t, time.Second, 0), Store: store, Workers: 1, Logger: quiet})
+		_ = pool.Run(ctx)
+		if len(r.delays) != 1 || r.delays[0] != 41*time.Second {
+			t.Errorf("given back for %v, want once for the rest of the claim and a second (41s)", r.delays)
+		}
+	})
 }
 
 func TestReceiveErrorsDoNotStopThePool(t *testing.T) {

@@ -13,11 +13,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
 	"flashsale/internal/metrics"
 	"flashsale/internal/payment"
+	"flashsale/internal/payonce"
 	"flashsale/internal/queue/sqs"
 	"flashsale/internal/serverless"
 	"flashsale/internal/worker"
@@ -75,6 +77,17 @@ type Config struct {
 	// about to make its first receive);
 	// serverless.ProcessStart() when zero.
 	ProcessStart time.Time
+	// Store records each order's claim and outcome, shared with the other
+	// processes that pay the same orders (the DynamoDB orders table); an
+	// in-memory store of this process when nil, which catches duplicates
+	// reaching this process only (said at start).
+	Store payonce.Store
+	// Instance names this process in its claims ("<Name>@<Instance>/<i>");
+	// host name and process ID when empty.
+	Instance string
+	// Books, when set, are the simulated payment provider's record of
+	// charges, shared with other processes (see payment.Books).
+	Books payment.Books
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -129,7 +142,15 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	log := cfg.Logger.With(serverless.FieldFunction, cfg.Name)
 	s := &Service{cfg: cfg, log: log, metrics: metrics.New()}
 	s.tally = &tally{payments: s.metrics, sqs: s.metrics.SQS()}
-	proc, err := payment.New(payment.Config{Delay: cfg.PaymentDelay, DeclineRate: cfg.DeclineRate, Seed: cfg.Seed, Observer: s.tally})
+	if cfg.Instance == "" {
+		host, _ := os.Hostname()
+		cfg.Instance = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if cfg.Store == nil {
+		log.Warn("no orders table: duplicates are caught within this process only; give the table shared with the API (--orders-table) to pay each order once across processes")
+	}
+	proc, err := payment.New(payment.Config{Delay: cfg.PaymentDelay, DeclineRate: cfg.DeclineRate, Seed: cfg.Seed,
+		Observer: s.tally, Books: cfg.Books})
 	if err != nil {
 		return nil, fmt.Errorf("workerservice: %w", err)
 	}
@@ -151,10 +172,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return metrics.QueueCounts{Visible: c.Visible, NotVisible: c.NotVisible, Delayed: c.Delayed}, err
 	})
 	s.pool, err = worker.New(worker.Config{
-		Consumer: s.consumer, Payer: proc, Workers: cfg.Workers, Ledger: payment.NewLedger(0),
-		// Declined payments go back to SQS, which retries them and then
-		// keeps them in the dead-letter queue.
-		RetryDeclined: true,
+		Consumer: s.consumer, Payer: proc, Workers: cfg.Workers, Store: cfg.Store,
+		Name: cfg.Name + "@" + cfg.Instance,
+		// A claim ends before the message, no longer extended by a dead
+		// holder, comes back to another worker.
+		Lease: s.consumer.VisibilityTimeout(),
 		// A delete may take its call, two retries and their backoffs,
 		// behind a batch doing the same.
 		SettleTimeout: s.consumer.SettleBudget(),

@@ -179,10 +179,15 @@ func (s *Store) Create(ctx context.Context, o order.Order) (orderstore.Record, e
 		return orderstore.Record{}, fmt.Errorf("dynamostore: encode %s: %w", o.ID, err)
 	}
 	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                           aws.String(s.cfg.Table),
-		Item:                                av,
-		ConditionExpression:                 aws.String("attribute_not_exists(order_id) OR expires_at <= :now"),
-		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now.Unix())},
+		TableName: aws.String(s.cfg.Table),
+		Item:      av,
+		ConditionExpression: aws.String("attribute_not_exists(order_id) OR expires_at <= :now OR " +
+			"(#s = :failed AND reason = :notaccepted)"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":now": num(now.Unix()), ":failed": str(string(order.StatusFailed)),
+			":notaccepted": str(orderstore.ReasonNotAccepted),
+		},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if old, failed := failedItem(err); failed {
@@ -321,6 +326,44 @@ func (s *Store) Finish(ctx context.Context, id, holder string, status order.Stat
 	}
 	if err != nil {
 		return orderstore.Record{}, fmt.Errorf("dynamostore: finish %s: %w", id, err)
+	}
+	r, _, err := s.decode(out.Attributes, now)
+	return r, err
+}
+
+// Cancel implements orderstore.Store: one UpdateItem, only while the order
+// is pending.
+func (s *Store) Cancel(ctx context.Context, id, reason string) (orderstore.Record, error) {
+	now := s.cfg.Now()
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.cfg.Table),
+		Key:                      s.key(id),
+		UpdateExpression:         aws.String("SET #s = :failed, reason = :reason, updated_at = :nowms, expires_at = :expires"),
+		ConditionExpression:      aws.String("#s = :pending AND expires_at > :now"),
+		ExpressionAttributeNames: map[string]string{"#s": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":failed": str(string(order.StatusFailed)), ":pending": str(string(order.StatusPending)),
+			":reason": str(reason), ":nowms": num(ms(now)), ":now": num(now.Unix()),
+			":expires": num(now.Add(s.cfg.Retention).Unix()),
+		},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if old, failed := failedItem(err); failed {
+		r, ok, derr := s.decode(old, now)
+		switch {
+		case derr != nil:
+			return orderstore.Record{}, derr
+		case !ok:
+			return orderstore.Record{}, orderstore.ErrNotFound
+		case r.Finished():
+			return r, orderstore.ErrFinished
+		default:
+			return r, orderstore.ErrClaimed
+		}
+	}
+	if err != nil {
+		return orderstore.Record{}, fmt.Errorf("dynamostore: cancel %s: %w", id, err)
 	}
 	r, _, err := s.decode(out.Attributes, now)
 	return r, err

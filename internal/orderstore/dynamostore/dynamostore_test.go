@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"flashsale/internal/orderstore"
 	"flashsale/internal/orderstore/dynamostore"
@@ -65,6 +66,24 @@ func TestCreateTable(t *testing.T) {
 	}
 	if err := dynamostore.CreateTable(ctx, client, "orders"); !errors.Is(err, dynamostore.ErrTableExists) {
 		t.Errorf("second create = %v, want ErrTableExists", err)
+	}
+	if err := dynamostore.Check(ctx, client, "orders"); err != nil {
+		t.Errorf("check of the created table: %v", err)
+	}
+	if err := dynamostore.Check(ctx, client, "missing"); !errors.Is(err, dynamostore.ErrNoTable) {
+		t.Errorf("check of a missing table = %v, want ErrNoTable", err)
+	}
+	// A table keyed otherwise is refused: the store's writes would fail.
+	_, err = client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: aws.String("other"), BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dynamostore.Check(ctx, client, "other"); err == nil {
+		t.Error("check of a table keyed on id: no error")
 	}
 }
 

@@ -51,3 +51,38 @@ func CreateTable(ctx context.Context, client TableAPI, name string) error {
 	}
 	return nil
 }
+
+// DescribeAPI is the part of the DynamoDB client Check uses.
+type DescribeAPI interface {
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+}
+
+// ErrNoTable is returned by Check for a table that does not exist.
+var ErrNoTable = errors.New("dynamostore: no such table")
+
+// Check makes sure the table exists with the key the store writes, so that
+// a process fails at start, not at its first order. A missing table is
+// ErrNoTable.
+func Check(ctx context.Context, client DescribeAPI, name string) error {
+	out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		return fmt.Errorf("%w: %s", ErrNoTable, name)
+	}
+	if err != nil {
+		return fmt.Errorf("dynamostore: describe table %s: %w", name, err)
+	}
+	ks := out.Table.KeySchema
+	if len(ks) != 1 || aws.ToString(ks[0].AttributeName) != KeyAttribute || ks[0].KeyType != types.KeyTypeHash {
+		return fmt.Errorf("dynamostore: table %s: key schema %v, want the partition key %s alone", name, keyNames(ks), KeyAttribute)
+	}
+	return nil
+}
+
+func keyNames(ks []types.KeySchemaElement) []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = fmt.Sprintf("%s (%s)", aws.ToString(k.AttributeName), k.KeyType)
+	}
+	return out
+}

@@ -138,10 +138,14 @@ func (s *Store) Create(_ context.Context, o order.Order) (orderstore.Record, err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r := s.lookup(o.ID, now); r != nil {
-		if r.PayloadHash != hash {
+		switch {
+		case notAccepted(r): // never accepted: replaced
+			s.remove(s.byID[o.ID])
+		case r.PayloadHash != hash:
 			return clone(r), orderstore.ErrConflict
+		default:
+			return clone(r), orderstore.ErrExists
 		}
-		return clone(r), orderstore.ErrExists
 	}
 	if err := s.room(now); err != nil {
 		return orderstore.Record{}, err
@@ -219,6 +223,32 @@ func (s *Store) Finish(_ context.Context, id, holder string, status order.Status
 	}
 	s.touch(r, now)
 	return clone(r), nil
+}
+
+// Cancel implements orderstore.Store.
+func (s *Store) Cancel(_ context.Context, id, reason string) (orderstore.Record, error) {
+	now := s.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.lookup(id, now)
+	switch {
+	case r == nil:
+		return orderstore.Record{}, orderstore.ErrNotFound
+	case r.Finished():
+		return clone(r), orderstore.ErrFinished
+	case r.Order.Status != order.StatusPending:
+		return clone(r), orderstore.ErrClaimed
+	}
+	r.Order.Status = order.StatusFailed
+	r.Reason = reason
+	s.touch(r, now)
+	return clone(r), nil
+}
+
+// notAccepted reports whether r was cancelled because its order was never
+// accepted: Create replaces it.
+func notAccepted(r *orderstore.Record) bool {
+	return r.Order.Status == order.StatusFailed && r.Reason == orderstore.ReasonNotAccepted
 }
 
 // clone copies a record for a caller: its items are its own.

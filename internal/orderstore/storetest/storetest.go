@@ -271,6 +271,61 @@ func Run(t *testing.T, newStore Factory, opts Options) {
 		}
 	})
 
+	t.Run("cancel a pending order", func(t *testing.T) {
+		s := newStore(t, long)
+		o := NewOrder(t, 42)
+		if _, err := s.Cancel(ctx, o.ID, orderstore.ReasonNotAccepted); !errors.Is(err, orderstore.ErrNotFound) {
+			t.Errorf("cancel unknown = %v, want ErrNotFound", err)
+		}
+		if _, err := s.Get(ctx, o.ID); !errors.Is(err, orderstore.ErrNotFound) {
+			t.Errorf("cancel of an unknown order wrote it: get = %v", err)
+		}
+		if _, err := s.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Cancel(ctx, o.ID, orderstore.ReasonNotAccepted)
+		if err != nil || r.Status() != order.StatusFailed || r.Reason != orderstore.ReasonNotAccepted {
+			t.Fatalf("cancel = %+v, %v; want failed, not_accepted", r, err)
+		}
+		// A message that went out all the same is never paid.
+		if r, err := s.Claim(ctx, o, "w1", Lease); !errors.Is(err, orderstore.ErrFinished) || r.Attempts != 0 {
+			t.Errorf("claim of a cancelled order = %+v, %v; want ErrFinished, no attempt", r, err)
+		}
+		// The client posts the order_id again, with another payload: a new order.
+		again := o
+		again.CustomerID = 7
+		r, err = s.Create(ctx, again)
+		if err != nil || r.Status() != order.StatusPending || r.Order.CustomerID != 7 || r.Reason != "" {
+			t.Fatalf("create after not accepted = %+v, %v; want the new order, pending", r, err)
+		}
+		if _, err := s.Claim(ctx, o, "w1", Lease); !errors.Is(err, orderstore.ErrConflict) {
+			t.Errorf("claim with the first payload after the re-post = %v, want ErrConflict", err)
+		}
+		if _, err := s.Claim(ctx, again, "w1", Lease); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := s.Cancel(ctx, o.ID, orderstore.ReasonNotAccepted); !errors.Is(err, orderstore.ErrClaimed) || r.Holder != "w1" {
+			t.Errorf("cancel of a claimed order = %+v, %v; want ErrClaimed with the holder", r, err)
+		}
+		if _, err := s.Finish(ctx, o.ID, "w1", order.StatusCompleted, ""); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := s.Cancel(ctx, o.ID, orderstore.ReasonNotAccepted); !errors.Is(err, orderstore.ErrFinished) || r.Status() != order.StatusCompleted {
+			t.Errorf("cancel of a completed order = %+v, %v; want ErrFinished", r, err)
+		}
+		// Only a not-accepted failure is replaced: a declined order stays.
+		d := NewOrder(t, 42)
+		if _, err := s.Claim(ctx, d, "w1", Lease); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Finish(ctx, d.ID, "w1", order.StatusFailed, orderstore.ReasonDeclined); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := s.Create(ctx, d); !errors.Is(err, orderstore.ErrExists) || r.Reason != orderstore.ReasonDeclined {
+			t.Errorf("create of a declined order = %+v, %v; want ErrExists, declined", r, err)
+		}
+	})
+
 	t.Run("bad arguments", func(t *testing.T) {
 		s := newStore(t, long)
 		o := NewOrder(t, 42)

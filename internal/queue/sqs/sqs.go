@@ -562,6 +562,19 @@ func (c *Consumer) Nack(ctx context.Context, d *queue.Delivery) error {
 	return c.call(ctx, c.releases, &request{e: e, seconds: seconds(c.cfg.RetryDelay), done: make(chan error, 1)}, "release")
 }
 
+// NackAfter is Nack with its own delay: the message is visible again after
+// delay (at most 12 h), whatever Config.RetryDelay says. The worker uses it
+// for an order another processor holds, to come back when that claim ends.
+func (c *Consumer) NackAfter(ctx context.Context, d *queue.Delivery, delay time.Duration) error {
+	e, err := c.settle(d, false)
+	if err != nil {
+		return err
+	}
+	defer c.finish(e)
+	delay = min(max(delay, 0), 12*time.Hour)
+	return c.call(ctx, c.releases, &request{e: e, seconds: seconds(delay), done: make(chan error, 1)}, "release")
+}
+
 // call hands r to a batching goroutine and waits for its answer.
 func (c *Consumer) call(ctx context.Context, to chan<- *request, r *request, what string) error {
 	if err := c.handOff(ctx, to, r, what); err != nil {
