@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -39,6 +40,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		progressEvery   time.Duration
 		emptyReadings   int
 		waitForPayments bool
+		followTimeout   time.Duration
 	)
 	fs := newFlagSet("load", "--url BASE [--scenario sync|async] [--users N --spawn-rate R | --rate N] --duration D",
 		"Posts random valid orders to BASE/orders/SCENARIO and reports in Locust's terms.\n"+
@@ -48,7 +50,9 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			"each request was due, so a slow server cannot slow the arrivals (no coordinated omission).\n"+
 			"With --depth (BASE/metrics), --metrics-url or --queue-url (SQS), it samples the queue depth\n"+
 			"while the load runs and after it until the queue is empty, and reports the peak and the\n"+
-			"time to drain.", stdout)
+			"time to drain. With --follow F (async only) it polls GET BASE/orders/{id} for a share F of\n"+
+			"the accepted orders, on its own connections, until each is completed or failed, and reports\n"+
+			"the time from the 202 to the confirmation apart from the request statistics.", stdout)
 	fs.StringVar(&cfg.BaseURL, "url", "http://127.0.0.1:8080", "base URL of the system under test")
 	fs.StringVar(&scenario, "scenario", "async", "sync (POST /orders/sync) or async (POST /orders/async)")
 	fs.IntVar(&cfg.Users, "users", 0, "closed model: number of users")
@@ -72,6 +76,10 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&drainTimeout, "drain-timeout", 0, "longest wait for the queue to empty after the load (0: until empty or interrupted)")
 	fs.IntVar(&emptyReadings, "empty-readings", 0, "consecutive empty readings that count as drained (default 1; 3 with --queue-url)")
 	fs.BoolVar(&waitForPayments, "wait-for-payments", false, "count the queue as drained only when no payment is in flight either")
+	fs.Float64Var(&cfg.Follow, "follow", 0, "async: share of the accepted orders (0 to 1) to follow with GET /orders/{id} until completed or failed (0: none; 0.1: the first, then 1 in 10)")
+	fs.DurationVar(&cfg.FollowInterval, "follow-interval", loadgen.DefaultFollowInterval, "with --follow: time between two polls of one order (the resolution of the confirmation times)")
+	fs.DurationVar(&followTimeout, "follow-timeout", loadgen.DefaultFollowTimeout, "with --follow: longest time to keep following after the load ended (0: until every followed order finished or interrupted)")
+	fs.IntVar(&cfg.FollowConcurrency, "follow-concurrency", loadgen.DefaultFollowConcurrency, "with --follow: most GETs in flight at once")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -84,6 +92,25 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if cfg.Duration <= 0 {
 		return usageError{fmt.Errorf("--duration %v: must be positive", cfg.Duration)}
+	}
+	if math.IsNaN(cfg.Follow) || cfg.Follow < 0 || cfg.Follow > 1 {
+		return usageError{fmt.Errorf("--follow %v: the share of accepted orders to follow must be from 0 to 1", cfg.Follow)}
+	}
+	if cfg.Follow > 0 && cfg.Scenario != loadgen.ScenarioAsync {
+		return usageError{fmt.Errorf("--follow needs --scenario async: a sync order is final in its answer, there is nothing to follow")}
+	}
+	if cfg.FollowInterval <= 0 {
+		return usageError{fmt.Errorf("--follow-interval %v: must be positive", cfg.FollowInterval)}
+	}
+	if followTimeout < 0 {
+		return usageError{fmt.Errorf("--follow-timeout %v: must not be negative (0: no limit)", followTimeout)}
+	}
+	if cfg.FollowConcurrency < 1 {
+		return usageError{fmt.Errorf("--follow-concurrency %d: must be at least 1", cfg.FollowConcurrency)}
+	}
+	cfg.FollowTimeout = followTimeout
+	if followTimeout == 0 {
+		cfg.FollowTimeout = -1 // loadgen: no limit
 	}
 	sources := 0
 	for _, on := range []bool{sampleDepth, metricsURL != "", queueURL != ""} {

@@ -113,3 +113,80 @@ func TestLoadQueueURL(t *testing.T) {
 		t.Errorf("output:\n%s", stdout.String())
 	}
 }
+
+// TestLoadFollow follows the async orders of a run against the real local
+// server with GET /orders/{id} until the workers paid them.
+func TestLoadFollow(t *testing.T) {
+	base := startServer(t, server.Config{Workers: 2, PaymentDelay: 20 * time.Millisecond})
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"load", "--url", base, "--rate", "100", "--duration", "300ms",
+		"--follow", "0.5", "--follow-interval", "10ms", "--follow-timeout", "0", "--json", "--quiet"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var got struct {
+		Load struct {
+			Stats struct {
+				Requests int `json:"requests"`
+				Failures int `json:"failures"`
+			} `json:"stats"`
+			Confirmation struct {
+				Accepted   int            `json:"accepted"`
+				Followed   int            `json:"followed"`
+				Completed  int            `json:"completed"`
+				Unfinished int            `json:"unfinished"`
+				Polls      int            `json:"polls"`
+				PollErrors map[string]int `json:"poll_errors"`
+				MinMS      float64        `json:"min_ms"`
+				MaxMS      float64        `json:"max_ms"`
+				TimeoutS   float64        `json:"timeout_s"`
+			} `json:"confirmation"`
+		} `json:"load"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("json: %v\n%s", err, stdout.String())
+	}
+	c := got.Load.Confirmation
+	// 30 orders, 2 workers paying 100/s: every followed order is paid 20 ms
+	// or more after its 202, the last ones after the backlog of ~15.
+	if got.Load.Stats.Requests != 30 || got.Load.Stats.Failures != 0 || c.Accepted != 30 || c.Followed != 15 ||
+		c.Completed != 15 || c.Unfinished != 0 || len(c.PollErrors) != 0 || c.MinMS < 20 || c.MaxMS < c.MinMS || c.TimeoutS != -1 {
+		t.Errorf("result %+v", got)
+	}
+	if c.Polls < 15 {
+		t.Errorf("%d polls for 15 orders", c.Polls)
+	}
+}
+
+// TestLoadUsageErrors: follow-up settings out of range are usage errors
+// naming their flag, for load and lab.
+func TestLoadUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"share above 1", []string{"--follow", "1.5"}, "--follow 1.5: the share of accepted orders to follow must be from 0 to 1"},
+		{"negative share", []string{"--follow", "-0.1"}, "--follow -0.1"},
+		{"sync scenario", []string{"--follow", "0.5", "--scenario", "sync"}, "--follow needs --scenario async"},
+		{"zero interval", []string{"--follow", "0.5", "--follow-interval", "0s"}, "--follow-interval 0s: must be positive"},
+		{"negative timeout", []string{"--follow", "0.5", "--follow-timeout", "-1s"}, "--follow-timeout -1s: must not be negative"},
+		{"no concurrency", []string{"--follow", "0.5", "--follow-concurrency", "0"}, "--follow-concurrency 0: must be at least 1"},
+		// The lab's follow-up of the worker-scaling bursts.
+		{"lab share above 1", []string{"lab", "--follow", "2"}, "--follow 2: the share of accepted orders to follow must be from 0 to 1"},
+		{"lab negative interval", []string{"lab", "--follow-interval", "-1s"}, "--follow-interval -1s: must not be negative"},
+		{"lab no concurrency", []string{"lab", "--follow-concurrency", "0"}, "--follow-concurrency 0: must be at least 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := tt.args
+			if args[0] != "lab" {
+				args = append([]string{"load", "--url", "http://127.0.0.1:1", "--rate", "1", "--duration", "1s"}, tt.args...)
+			}
+			if code := run(context.Background(), args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr.String(), tt.want)
+			}
+		})
+	}
+}

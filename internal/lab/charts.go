@@ -92,6 +92,58 @@ func (r *Results) latencyChart(name string) error {
 	return saveTiles(name, [][]*plot.Plot{{p}}, 8, 5)
 }
 
+// confirmationChart draws, for each worker count, the cumulative
+// distribution of the followed orders' confirmation times (from the 202 to
+// the payment, real seconds, log scale) beside the fluid model's, which is
+// spread evenly from S to S + the drain time (dashed).
+func (r *Results) confirmationChart(name string) error {
+	p := plot.New()
+	p.Title.Text = "Time from the 202 to the payment (real time)"
+	p.X.Label.Text = "confirmation time (s, log scale)"
+	p.Y.Label.Text = "share of followed orders at or below"
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	for i, w := range r.Workers {
+		c := w.Confirmation()
+		if c == nil || len(c.Times) == 0 {
+			continue
+		}
+		n := float64(c.Followed)
+		measured := make(plotter.XYs, len(c.Times))
+		for j, d := range c.Times {
+			measured[j] = plotter.XY{X: math.Max(0.01, w.real(d).Seconds()), Y: float64(j+1) / n}
+		}
+		if err := addLine(p, fmt.Sprintf("%d worker(s)", w.Workers), measured, i, false); err != nil {
+			return err
+		}
+		var model plotter.XYs
+		for j := 0; j <= 100; j++ {
+			q := float64(j) / 100
+			model = append(model, plotter.XY{X: math.Max(0.01, w.Plan.ConfirmationTime(q).Seconds()), Y: q})
+		}
+		if err := addLine(p, fmt.Sprintf("%d, model", w.Workers), model, i, true); err != nil {
+			return err
+		}
+	}
+	// Top left, clear of the model's first confirmations at S: the curves
+	// rise from the bottom left to the top right.
+	p.Legend.Top = true
+	p.Legend.Left = true
+	p.Legend.XOffs = vg.Inch / 4
+	return saveTiles(name, [][]*plot.Plot{{p}}, 8, 5)
+}
+
+// hasConfirmations reports whether any worker phase has a finished
+// followed order to draw.
+func (r *Results) hasConfirmations() bool {
+	for _, w := range r.Workers {
+		if c := w.Confirmation(); c != nil && len(c.Times) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // integerTicks are gonum's default ticks labelled without decimals: queue
 // depths are whole orders.
 type integerTicks struct{}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"flashsale/internal/depth"
@@ -21,7 +22,8 @@ type Phase struct {
 	// Load is the load to run.
 	Load loadgen.Config
 	// Depth, when set, samples the queue from just before the load starts
-	// until the queue reads empty after it.
+	// until the queue reads empty after it. With Load.Follow, the orders
+	// are followed at the same time: the phase ends when both are done.
 	Depth *depth.Sampler
 	// DrainTimeout bounds the wait for the queue to empty after the load;
 	// zero waits until ctx ends. Running out of it is not an error: the
@@ -58,15 +60,33 @@ func RunPhase(ctx context.Context, p Phase) (*PhaseResult, error) {
 		out <- sampled{tl, err}
 	}()
 
-	res, loadErr := loadgen.Run(ctx, p.Load)
-	close(loadDone)
+	// The drain is timed from the end of the load itself, not from the end
+	// of a follow-up of its orders (Load.Follow), which Run waits for.
+	var (
+		endOnce    sync.Once
+		drainTimer *time.Timer
+	)
+	loadEnded := func() {
+		endOnce.Do(func() {
+			close(loadDone)
+			if p.DrainTimeout > 0 {
+				drainTimer = time.AfterFunc(p.DrainTimeout, stopSampling)
+			}
+		})
+	}
+	load := p.Load
+	if hook := load.LoadEnded; hook != nil {
+		load.LoadEnded = func() { loadEnded(); hook() }
+	} else {
+		load.LoadEnded = loadEnded
+	}
+	res, loadErr := loadgen.Run(ctx, load)
+	loadEnded() // when Run returned before the load started
+	if drainTimer != nil {
+		defer drainTimer.Stop()
+	}
 	if res == nil {
 		stopSampling() // the load never ran: nothing to wait for
-	}
-	var drainTimer *time.Timer
-	if p.DrainTimeout > 0 {
-		drainTimer = time.AfterFunc(p.DrainTimeout, stopSampling)
-		defer drainTimer.Stop()
 	}
 	s := <-out
 	result := &PhaseResult{Load: res, Depth: s.tl}
@@ -98,7 +118,8 @@ func (r *PhaseResult) WriteSummary(w io.Writer) error {
 	return nil
 }
 
-// WriteCSV writes the load's CSV files under prefix and, if sampled, the
+// WriteCSV writes the load's CSV files under prefix (with
+// PREFIX_confirmations.csv when orders were followed) and, if sampled, the
 // depth timeline to PREFIX_depth.csv.
 func (r *PhaseResult) WriteCSV(prefix string) error {
 	if r.Load != nil {

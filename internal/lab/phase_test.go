@@ -113,6 +113,52 @@ func TestRunPhaseDrainTimeout(t *testing.T) {
 	}
 }
 
+// TestRunPhaseFollow: following the orders does not move the end of the
+// load the depth is timed from; the phase ends when both are done, here at
+// the follow-up's cap for orders that stay pending.
+func TestRunPhaseFollow(t *testing.T) {
+	sys := &fakeSystem{payEvery: 5 * time.Millisecond}
+	var gets atomic.Int64
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /orders/async", func(w http.ResponseWriter, r *http.Request) {
+		sys.first.CompareAndSwap(0, time.Now().UnixNano())
+		n := sys.accepted.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(`{"order_id":"o-` + strconv.FormatInt(n, 10) + `","status":"pending"}`))
+	})
+	mux.HandleFunc("GET /orders/{id}", func(w http.ResponseWriter, r *http.Request) {
+		gets.Add(1)
+		_, _ = w.Write([]byte(`{"order_id":"` + r.PathValue("id") + `","status":"pending"}`))
+	})
+	mux.Handle("/metrics", sys)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	var ended atomic.Bool
+	res, err := RunPhase(context.Background(), Phase{
+		Load: loadgen.Config{BaseURL: srv.URL, Scenario: loadgen.ScenarioAsync, Rate: 100, Duration: 200 * time.Millisecond,
+			Follow: 0.5, FollowInterval: 20 * time.Millisecond, FollowTimeout: 600 * time.Millisecond,
+			LoadEnded: func() { ended.Store(true) }},
+		Depth:        &depth.Sampler{Source: depth.NewMetrics(depth.MetricsURL(srv.URL), nil), Interval: 10 * time.Millisecond},
+		DrainTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Load.Confirmation
+	if c == nil || c.Followed != 10 || c.Unfinished != 10 || !c.TimedOut || gets.Load() == 0 || !ended.Load() {
+		t.Fatalf("confirmation %+v, %d GETs, load-ended hook called %v", c, gets.Load(), ended.Load())
+	}
+	// 20 orders paid one every 5 ms: drained well before the 600 ms cap
+	// of the follow-up.
+	tl := res.Depth
+	if tl == nil || !tl.Drained || tl.LoadEnd > 450*time.Millisecond || tl.TimeToDrain() > 300*time.Millisecond {
+		t.Errorf("timeline %+v: want drained soon after the load, not after the follow-up", tl)
+	}
+	if res.Load.Stats.Requests != 20 {
+		t.Errorf("%d load requests, want the 20 POSTs only", res.Load.Stats.Requests)
+	}
+}
+
 func TestIntegerTicks(t *testing.T) {
 	for _, r := range [][2]float64{{0, 2660}, {0, 3040}, {0, 1.5}, {100, 105}} {
 		ticks := integerTicks{}.Ticks(r[0], r[1])

@@ -65,6 +65,18 @@ type Study struct {
 	WorkerBurst time.Duration
 	// SampleInterval is the depth sampling interval (1 s).
 	SampleInterval time.Duration
+	// FollowShare is the share of each worker-scaling burst's accepted
+	// orders followed with GET /orders/{id} until they are paid, to measure
+	// the time from the 202 to the confirmation (0.02; 0 follows none).
+	FollowShare float64
+	// FollowInterval is the time between two polls of a followed order,
+	// the resolution of the confirmation times, in real time. Zero: for
+	// each worker count, 1% of the longest confirmation time the model
+	// gives for the planned burst, and at least SampleInterval.
+	FollowInterval time.Duration
+	// FollowConcurrency bounds the polls in flight at once
+	// (loadgen.DefaultFollowConcurrency when zero).
+	FollowConcurrency int
 	// DrainTimeout bounds the wait for a queue to empty after its burst
 	// (4 h).
 	DrainTimeout time.Duration
@@ -76,6 +88,12 @@ type Study struct {
 	Log io.Writer
 }
 
+// DefaultFollowShare is the share of the worker-scaling bursts' orders the
+// study follows until they are paid: about 60 of the 3,060 orders of a
+// burst, one every second of it, few enough that their polls stay a small
+// part of the server's work.
+const DefaultFollowShare = 0.02
+
 // DefaultStudy is the study's configuration at time scale k.
 func DefaultStudy(k float64) Study {
 	return Study{
@@ -85,6 +103,7 @@ func DefaultStudy(k float64) Study {
 		SyncNormal: ClosedLoad{5, 30 * time.Second}, SyncFlash: ClosedLoad{20, time.Minute}, AsyncFlash: ClosedLoad{20, time.Minute},
 		Workers: []int{1, 5, 20, 100}, WorkerRate: 51, WorkerBurst: time.Minute,
 		SampleInterval: time.Second, DrainTimeout: 4 * time.Hour, Seed: 1,
+		FollowShare: DefaultFollowShare,
 	}
 }
 
@@ -112,6 +131,12 @@ func (s *Study) validate() error {
 	}
 	if s.PaymentDelay <= 0 || s.Timeout <= 0 || s.SampleInterval <= 0 {
 		return fmt.Errorf("payment delay, timeout and sample interval must be positive")
+	}
+	if math.IsNaN(s.FollowShare) || s.FollowShare < 0 || s.FollowShare > 1 {
+		return fmt.Errorf("follow share %v: must be from 0 to 1", s.FollowShare)
+	}
+	if s.FollowInterval < 0 {
+		return fmt.Errorf("follow interval %v: must not be negative (0: automatic)", s.FollowInterval)
 	}
 	return nil
 }
@@ -162,6 +187,11 @@ type WorkerResult struct {
 	ArrivalRate float64
 	// Plan is the fluid model at ArrivalRate for Burst.
 	Plan capacity.Plan
+	// FollowInterval is the real time between two polls of a followed
+	// order (the resolution of the confirmation times); zero when no order
+	// was followed. The follow-up itself is Run.Load.Confirmation, in
+	// scaled time.
+	FollowInterval time.Duration
 }
 
 // Results is the outcome of a study run.
@@ -320,9 +350,19 @@ func (s Study) runWorkers(ctx context.Context, n int) (*WorkerResult, error) {
 	// The accept path's latency is the host's: its client timeout is not
 	// scaled, so that a busy host delays orders rather than dropping them.
 	metricsSrc := depth.NewMetrics(depth.MetricsURL(base), nil)
+	load := loadgen.Config{BaseURL: base, Scenario: loadgen.ScenarioAsync, Rate: s.WorkerRate * k,
+		Duration: scale(s.WorkerBurst, k), Timeout: s.Timeout, Seed: s.Seed}
+	var followEvery time.Duration
+	if s.FollowShare > 0 {
+		// Followed until paid, or as long as the depth is sampled and one
+		// payment more.
+		followEvery = s.followInterval(n)
+		load.Follow, load.FollowInterval, load.FollowConcurrency = s.FollowShare, scale(followEvery, k), s.FollowConcurrency
+		load.FollowTimeout = scale(s.DrainTimeout+s.PaymentDelay+2*followEvery, k)
+		s.logf("  following %g of the accepted orders, polled every %v (%v at 1/%g)", s.FollowShare, followEvery, scale(followEvery, k), k)
+	}
 	run, err := RunPhase(ctx, Phase{
-		Load: loadgen.Config{BaseURL: base, Scenario: loadgen.ScenarioAsync, Rate: s.WorkerRate * k,
-			Duration: scale(s.WorkerBurst, k), Timeout: s.Timeout, Seed: s.Seed},
+		Load:         load,
 		Depth:        &depth.Sampler{Source: metricsSrc, Interval: scale(s.SampleInterval, k), ReadTimeout: time.Second},
 		DrainTimeout: scale(s.DrainTimeout, k),
 	})
@@ -343,7 +383,7 @@ func (s Study) runWorkers(ctx context.Context, n int) (*WorkerResult, error) {
 		accepted = float64(st.Requests - st.Failures)
 	}
 	burst := max(s.WorkerBurst, time.Duration(float64(arrivalWindow(run.Load.Samples))*k))
-	wr := &WorkerResult{Workers: n, Scale: k, Run: run, Burst: burst, ArrivalRate: accepted / burst.Seconds()}
+	wr := &WorkerResult{Workers: n, Scale: k, Run: run, Burst: burst, ArrivalRate: accepted / burst.Seconds(), FollowInterval: followEvery}
 	if burst > s.WorkerBurst+s.WorkerBurst/20 {
 		s.logf("  the load generator fell behind: orders arrived over %s instead of %s (real time); the model uses the longer window",
 			secs(burst), secs(s.WorkerBurst))
@@ -356,7 +396,29 @@ func (s Study) runWorkers(ctx context.Context, n int) (*WorkerResult, error) {
 		s.logf("  accepted %.1f orders/s, peak depth %d, drained %s after the burst, processing %.2f/s (real time)",
 			wr.ArrivalRate, tl.Peak, secs(time.Duration(float64(tl.TimeToDrain())*k)), rate/k)
 	}
+	if c := run.Load.Confirmation; c != nil {
+		s.logf("  confirmation of %d followed orders (%d finished): p50 %s, p95 %s, max %s (server-recorded p50 %s); model p50 %s, p95 %s, max %s (real time)",
+			c.Followed, c.Finished(), secs(wr.real(c.Median)), secs(wr.real(c.P95)), secs(wr.real(c.Max)), secs(wr.real(c.Server.Median)),
+			secs(wr.Plan.ConfirmationTime(0.5)), secs(wr.Plan.ConfirmationTime(0.95)), secs(wr.Plan.ConfirmationTime(1)))
+	}
 	return wr, err
+}
+
+// followInterval is the real time between two polls of an order followed
+// in the phase of n workers: FollowInterval, or 1% of the longest
+// confirmation time the model gives for the planned burst, at least
+// SampleInterval. The polls' resolution then stays a small part of the
+// times they measure, and their number about the same (some 100 an
+// order at most) whatever the worker count.
+func (s Study) followInterval(n int) time.Duration {
+	if s.FollowInterval > 0 {
+		return s.FollowInterval
+	}
+	every := s.SampleInterval
+	if p, err := capacity.PlanBurst(capacity.Burst{Rate: s.WorkerRate, Duration: s.WorkerBurst, PaymentDelay: s.PaymentDelay, Workers: n}); err == nil {
+		every = max(every, p.ConfirmationTime(1)/100)
+	}
+	return every.Round(time.Millisecond)
 }
 
 // arrivalWindow is the time from the first request sent to the end of the

@@ -15,7 +15,8 @@ import (
 // phase and one worker-scaling phase against the real local server, at 20
 // times real speed, checked against the model within the report's
 // tolerances (processing rate within 10% of workers / payment delay, peak
-// depth and drain time within 15%, sync failure share within 15 points).
+// depth, drain time and median confirmation time within 15%, sync failure
+// share within 15 points).
 func TestStudyShortRun(t *testing.T) {
 	// At 20 times real speed a payment takes 150 ms: long enough that the
 	// scheduling delays of a busy 2-core host under -race (a few ms per
@@ -44,9 +45,18 @@ func TestStudyShortRun(t *testing.T) {
 	if _, ok := w.DrainTime(); !ok {
 		t.Fatal("the queue did not drain")
 	}
+	// 20/s for 60 s: 1,200 orders, 24 of them followed until paid.
+	c := w.Confirmation()
+	if c == nil || c.Followed != 24 || c.Completed != 24 || len(c.Server.Times) != 24 {
+		t.Fatalf("confirmation %+v: want 24 orders followed and completed", c)
+	}
+	// Auto interval: 1% of the model's longest confirmation, 3 s + 2 x 60 s.
+	if w.FollowInterval != 1230*time.Millisecond {
+		t.Errorf("poll interval %v, want 1.23 s", w.FollowInterval)
+	}
 	checks := res.Checks()
-	if len(checks) != 4 {
-		t.Errorf("%d checks, want 4 (rate, peak, drain, sync failures): %+v", len(checks), checks)
+	if len(checks) != 5 {
+		t.Errorf("%d checks, want 5 (rate, peak, drain, confirmation, sync failures): %+v", len(checks), checks)
 	}
 	for _, c := range checks {
 		if !c.OK() {
@@ -62,12 +72,14 @@ func TestStudyShortRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## Sync vs async", "## Worker scaling", "| 20 | measured |", "| | model |", "| | study |", "![depth](depth.png)"} {
+	for _, want := range []string{"## Sync vs async", "## Worker scaling", "| 20 | measured |", "| | model |", "| | study |", "![depth](depth.png)",
+		"confirmation p50 | p95 | max |", "### Confirmation: from the 202 to the payment", "| 20 | 24 | 24 | 0 | 0 | 1.2 s |",
+		"workers=20 confirmation p50 (s)", "![confirmation](confirmation.png)"} {
 		if !strings.Contains(string(report), want) {
 			t.Errorf("REPORT.md lacks %q", want)
 		}
 	}
-	for _, name := range []string{"depth.png", "latency.png", "workers-20_depth.csv", "sync-normal_stats.csv"} {
+	for _, name := range []string{"depth.png", "latency.png", "confirmation.png", "workers-20_depth.csv", "workers-20_confirmations.csv", "sync-normal_stats.csv"} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil || len(data) == 0 {
 			t.Errorf("%s: %v", name, err)
@@ -84,6 +96,9 @@ func TestStudyValidate(t *testing.T) {
 		func(s *Study) { s.Phases = []string{"bogus"} },
 		func(s *Study) { s.AsyncTimeScale = 0.1 },
 		func(s *Study) { s.PaymentDelay = 0 },
+		func(s *Study) { s.FollowShare = 1.5 },
+		func(s *Study) { s.FollowShare = -0.5 },
+		func(s *Study) { s.FollowInterval = -time.Second },
 	} {
 		s := DefaultStudy(10)
 		edit(&s)

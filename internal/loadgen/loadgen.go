@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -94,6 +95,33 @@ type Config struct {
 	Progress func(Progress)
 	// ProgressInterval is the time between Progress calls.
 	ProgressInterval time.Duration
+
+	// Follow is the share (0 to 1) of the accepted async orders (202) to
+	// follow with GET /orders/{id} until each is completed or failed; the
+	// first accepted order, then evenly spread. Zero follows none. The
+	// follow-up has its own client and goroutines and its GETs are not
+	// load requests: they appear only in Result.Confirmation. Only the
+	// async scenario has orders to follow.
+	Follow float64
+	// FollowInterval is the time between two polls of one order, the
+	// resolution of the confirmation times: DefaultFollowInterval when
+	// zero. The first poll goes out one interval after the 202.
+	FollowInterval time.Duration
+	// FollowTimeout is how long the follow-up goes on after the load
+	// ended, at most: DefaultFollowTimeout when zero; negative, until every
+	// followed order finished (or ctx ends). Run returns when it stops.
+	FollowTimeout time.Duration
+	// FollowConcurrency bounds the GETs in flight at once:
+	// DefaultFollowConcurrency when zero. A poll that finds them all busy
+	// waits (Confirmation.MaxPollGap shows it).
+	FollowConcurrency int
+	// FollowClient sends the GETs; nil, a client of its own (never the
+	// load's: its connections stay the load's). Each GET has Timeout.
+	FollowClient *http.Client
+	// LoadEnded, when set, is called once as soon as the load itself has
+	// ended, before Run waits for the follow-up: what measures time from
+	// the end of the load (a depth sampler) should start there.
+	LoadEnded func()
 }
 
 func (c *Config) defaults() error {
@@ -122,6 +150,23 @@ func (c *Config) defaults() error {
 		return errors.New("set users (closed model), rate (open model) or max workers (maximum rate)")
 	case c.ThinkMin < 0 || c.ThinkMax < c.ThinkMin:
 		return fmt.Errorf("think time %v-%v: need 0 <= min <= max", c.ThinkMin, c.ThinkMax)
+	case math.IsNaN(c.Follow) || c.Follow < 0 || c.Follow > 1:
+		return fmt.Errorf("follow %v: the share of accepted orders to follow must be from 0 to 1", c.Follow)
+	case c.Follow > 0 && c.Scenario != ScenarioAsync:
+		return fmt.Errorf("follow: only async orders have a confirmation to wait for; a %s order is final in its answer", c.Scenario)
+	case c.FollowInterval < 0:
+		return fmt.Errorf("follow interval %v: must be positive", c.FollowInterval)
+	case c.FollowConcurrency < 0:
+		return fmt.Errorf("follow concurrency %d: must be positive", c.FollowConcurrency)
+	}
+	if c.FollowInterval == 0 {
+		c.FollowInterval = DefaultFollowInterval
+	}
+	if c.FollowTimeout == 0 {
+		c.FollowTimeout = DefaultFollowTimeout
+	}
+	if c.FollowConcurrency == 0 {
+		c.FollowConcurrency = DefaultFollowConcurrency
 	}
 	return nil
 }
@@ -168,6 +213,9 @@ type Result struct {
 	Stats Stats
 	// History is the per-second history.
 	History []Second
+	// Confirmation is what following the accepted orders saw (Config.Follow);
+	// nil when none were followed.
+	Confirmation *Confirmation
 
 	spawns []time.Duration
 }
@@ -217,6 +265,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.ThinkMin, res.ThinkMax = cfg.ThinkMin, cfg.ThinkMax
 	}
 	stopProgress := rec.report(cfg, res)
+	rec.follow = newFollower(ctx, cfg)
 	var err error
 	if cfg.Users > 0 {
 		res.Model = "closed"
@@ -226,6 +275,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		err = runOpen(ctx, cfg, client, rec, res)
 	}
 	stopProgress()
+	if cfg.LoadEnded != nil {
+		cfg.LoadEnded()
+	}
 	res.Samples, res.Unfinished = rec.samples, rec.unfinished
 	res.finish()
 	if cfg.Progress != nil {
@@ -234,6 +286,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		p.Final = true
 		p.CurrentRPS, p.CurrentMedian, p.CurrentP95 = res.Stats.RPS, res.Stats.Median, res.Stats.P95
 		cfg.Progress(p)
+	}
+	if rec.follow != nil {
+		res.Confirmation = rec.follow.finish(ctx, res.Started)
 	}
 	if err == nil && ctx.Err() != nil {
 		err = fmt.Errorf("load run interrupted: %w", context.Cause(ctx))
@@ -335,13 +390,16 @@ func (u *user) request(ctx context.Context) bool {
 	reqCtx, cancel := context.WithTimeout(ctx, u.cfg.Timeout)
 	defer cancel()
 	sent := time.Now()
-	status, n, err := post(reqCtx, u.client, u.cfg.URL(), u.orders.NextBody(), u.id)
+	status, n, body, err := post(reqCtx, u.client, u.cfg.URL(), u.orders.NextBody(), u.id, u.rec.follow != nil)
 	lat := time.Since(sent)
 	if err != nil && ctx.Err() != nil {
 		u.rec.dropped()
 		return false
 	}
 	u.rec.add(Sample{Start: sent.Sub(u.start), Latency: lat, Status: status, Reason: reason(status, err), Bytes: n})
+	if err == nil && status == http.StatusAccepted && u.rec.follow != nil {
+		u.rec.follow.offer(body, sent.Add(lat))
+	}
 	return true
 }
 
@@ -349,24 +407,36 @@ func (u *user) request(ctx context.Context) bool {
 // for the server's logs and for tests.
 const HeaderUser = "X-Load-User"
 
-// post sends one order and reads the whole answer.
-func post(ctx context.Context, client *http.Client, url string, body []byte, userID int) (status int, n int64, err error) {
+// post sends one order and reads the whole answer; with keep, it returns
+// its first 64 KiB.
+func post(ctx context.Context, client *http.Client, url string, body []byte, userID int, keep bool) (status int, n int64, answer []byte, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, 0, fmt.Errorf("build request: %w", err)
+		return 0, 0, nil, fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderUser, strconv.Itoa(userID))
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	defer resp.Body.Close()
-	n, err = io.Copy(io.Discard, resp.Body)
-	if err != nil {
-		return resp.StatusCode, n, fmt.Errorf("read answer: %w", err)
+	if keep {
+		var buf bytes.Buffer
+		n, err = io.Copy(&buf, io.LimitReader(resp.Body, maxAnswer))
+		answer = buf.Bytes()
+		if err == nil {
+			var rest int64
+			rest, err = io.Copy(io.Discard, resp.Body)
+			n += rest
+		}
+	} else {
+		n, err = io.Copy(io.Discard, resp.Body)
 	}
-	return resp.StatusCode, n, nil
+	if err != nil {
+		return resp.StatusCode, n, answer, fmt.Errorf("read answer: %w", err)
+	}
+	return resp.StatusCode, n, answer, nil
 }
 
 // reason classifies a request's outcome; empty means success.
@@ -432,6 +502,7 @@ func errorStringReason(msg string) string {
 
 // recorder collects samples from concurrent users.
 type recorder struct {
+	follow     *follower // nil when not following; set before the load starts
 	mu         sync.Mutex
 	started    time.Time
 	samples    []Sample

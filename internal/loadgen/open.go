@@ -92,6 +92,9 @@ func runOpen(ctx context.Context, cfg Config, client *http.Client, rec *recorder
 			s.Reason = reason(int(r.Code), nil)
 		}
 		rec.add(s)
+		if r.Code == http.StatusAccepted && rec.follow != nil {
+			rec.follow.offer(r.Body, r.Timestamp.Add(r.Latency))
+		}
 		metrics.Add(r)
 	}
 	metrics.Close()

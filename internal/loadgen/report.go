@@ -73,8 +73,70 @@ func (r *Result) WriteSummary(w io.Writer) error {
 			fmt.Fprintf(b, "%-18d %s: %s\n", rc.count, r.Name, rc.reason)
 		}
 	}
+	if c := r.Confirmation; c != nil {
+		c.writeSummary(b)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeSummary prints the confirmation section of the summary.
+func (c *Confirmation) writeSummary(b *strings.Builder) {
+	fmt.Fprintf(b, "\nConfirmation (GET /orders/{id} every %v, at most %d in flight; not in the request statistics above)\n",
+		c.Interval, c.Concurrency)
+	fmt.Fprintf(b, "followed %d of %d accepted orders (share %s)", c.Followed, c.Accepted, strconv.FormatFloat(c.Share, 'f', -1, 64))
+	if c.Unreadable > 0 {
+		fmt.Fprintf(b, ", %d more without a readable order_id in the 202", c.Unreadable)
+	}
+	fmt.Fprintf(b, "; finished %d (completed %d, failed %d), unfinished %d", c.Finished(), c.Completed, c.Failed, c.Unfinished)
+	if c.Unfinished > 0 {
+		fmt.Fprintf(b, " (%s)", countsText(c.UnfinishedBy))
+	}
+	b.WriteString("\n")
+	if len(c.Times) > 0 {
+		fmt.Fprintf(b, "202 to completed or failed, as polling saw it (ms, nearest rank over %d orders, resolution %v): avg %s, min %s, median %s, p95 %s, p99 %s, max %s\n",
+			len(c.Times), c.Interval, ms(c.Avg), ms(c.Min), ms(c.Median), ms(c.P95), ms(c.P99), ms(c.Max))
+	}
+	if sv := c.Server; len(sv.Times) > 0 {
+		fmt.Fprintf(b, "as the server recorded it, created_at to paid_at (updated_at if failed) (ms, %d orders, no poll in it): avg %s, min %s, median %s, p95 %s, p99 %s, max %s\n",
+			len(sv.Times), ms(sv.Avg), ms(sv.Min), ms(sv.Median), ms(sv.P95), ms(sv.P99), ms(sv.Max))
+	}
+	fmt.Fprintf(b, "polls %d", c.Polls)
+	if n := countSum(c.PollErrors); n > 0 {
+		fmt.Fprintf(b, ", %d failed (%s; the order was polled again)", n, countsText(c.PollErrors))
+	}
+	if c.Polls > 0 {
+		fmt.Fprintf(b, ", largest gap between two polls of one order %s ms", ms(c.MaxPollGap))
+		if c.MaxPollGap > 2*c.Interval {
+			b.WriteString(" (the polls fell behind: some times are late by up to that gap)")
+		}
+	}
+	fmt.Fprintf(b, "; followed for %v after the load ended", c.After.Round(time.Millisecond))
+	switch {
+	case c.Interrupted:
+		b.WriteString(" (interrupted)")
+	case c.TimedOut:
+		fmt.Fprintf(b, " (stopped at the %v cap)", c.Timeout)
+	}
+	b.WriteString("\n")
+}
+
+// countsText prints counts by reason, most frequent first: "pending 2,
+// HTTP 404 Not Found 1".
+func countsText(m map[string]int) string {
+	var parts []string
+	for _, rc := range sortedReasons(m) {
+		parts = append(parts, fmt.Sprintf("%s %d", rc.reason, rc.count))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func countSum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 type reasonCount struct {
@@ -99,8 +161,10 @@ func sortedReasons(m map[string]int) []reasonCount {
 
 // WriteCSV writes Locust's CSV files: PREFIX_stats.csv (one row for the
 // endpoint, one Aggregated), PREFIX_stats_history.csv (one Aggregated row
-// per second) and PREFIX_failures.csv. Times are in milliseconds, with two
-// decimals since local latencies are often below one.
+// per second) and PREFIX_failures.csv; with followed orders, also
+// PREFIX_confirmations.csv (one row per followed order). Times are in
+// milliseconds, with two decimals since local latencies are often below
+// one.
 func (r *Result) WriteCSV(prefix string) error {
 	files := []struct {
 		suffix string
@@ -109,6 +173,12 @@ func (r *Result) WriteCSV(prefix string) error {
 		{"_stats.csv", r.writeStatsCSV},
 		{"_stats_history.csv", r.writeHistoryCSV},
 		{"_failures.csv", r.writeFailuresCSV},
+	}
+	if r.Confirmation != nil {
+		files = append(files, struct {
+			suffix string
+			write  func(*csv.Writer)
+		}{"_confirmations.csv", r.Confirmation.writeCSV})
 	}
 	for _, f := range files {
 		if err := writeCSVFile(prefix+f.suffix, f.write); err != nil {
@@ -193,6 +263,24 @@ func (r *Result) writeFailuresCSV(w *csv.Writer) {
 	}
 }
 
+// writeCSV writes one row per followed order: its order_id, when its 202
+// arrived (ms from the start of the run), the last state seen, and, once
+// finished, the time from the 202 to the poll that saw it and the time the
+// server recorded (ms).
+func (c *Confirmation) writeCSV(w *csv.Writer) {
+	w.Write([]string{"Order ID", "Accepted At", "Status", "Finished", "Confirmation Time", "Server Time", "Polls"})
+	for _, o := range c.Orders {
+		t, st := "", ""
+		if o.Finished {
+			t = msCSV(o.Time)
+		}
+		if o.HasServerTime {
+			st = msCSV(o.ServerTime)
+		}
+		w.Write([]string{o.ID, msCSV(o.Accepted), o.Status, strconv.FormatBool(o.Finished), t, st, strconv.Itoa(o.Polls)})
+	}
+}
+
 // MarshalJSON encodes the result for machines: times in milliseconds,
 // rates per second, the per-second history; not the samples.
 func (r *Result) MarshalJSON() ([]byte, error) {
@@ -234,6 +322,60 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		}
 		return m
 	}
+	type distJSON struct {
+		Orders   int     `json:"orders"`
+		AvgMS    float64 `json:"avg_ms"`
+		MinMS    float64 `json:"min_ms"`
+		MedianMS float64 `json:"median_ms"`
+		P95MS    float64 `json:"p95_ms"`
+		P99MS    float64 `json:"p99_ms"`
+		MaxMS    float64 `json:"max_ms"`
+	}
+	type confirmationJSON struct {
+		Share        float64        `json:"share"`
+		IntervalMS   float64        `json:"interval_ms"`
+		Concurrency  int            `json:"concurrency"`
+		TimeoutS     float64        `json:"timeout_s"`
+		Accepted     int            `json:"accepted"`
+		Followed     int            `json:"followed"`
+		Unreadable   int            `json:"unreadable"`
+		Finished     int            `json:"finished"`
+		Completed    int            `json:"completed"`
+		Failed       int            `json:"failed"`
+		Unfinished   int            `json:"unfinished"`
+		UnfinishedBy map[string]int `json:"unfinished_by"`
+		Polls        int            `json:"polls"`
+		PollErrors   map[string]int `json:"poll_errors"`
+		MaxPollGapMS float64        `json:"max_poll_gap_ms"`
+		AfterS       float64        `json:"after_load_s"`
+		TimedOut     bool           `json:"timed_out"`
+		Interrupted  bool           `json:"interrupted"`
+		AvgMS        float64        `json:"avg_ms"`
+		MinMS        float64        `json:"min_ms"`
+		MedianMS     float64        `json:"median_ms"`
+		P95MS        float64        `json:"p95_ms"`
+		P99MS        float64        `json:"p99_ms"`
+		MaxMS        float64        `json:"max_ms"`
+		Server       distJSON       `json:"server"`
+	}
+	dist := func(d Distribution) distJSON {
+		return distJSON{Orders: len(d.Times), AvgMS: msf(d.Avg), MinMS: msf(d.Min), MedianMS: msf(d.Median),
+			P95MS: msf(d.P95), P99MS: msf(d.P99), MaxMS: msf(d.Max)}
+	}
+	var conf *confirmationJSON
+	if c := r.Confirmation; c != nil {
+		conf = &confirmationJSON{
+			Share: c.Share, IntervalMS: msf(c.Interval), Concurrency: c.Concurrency, TimeoutS: c.Timeout.Seconds(),
+			Accepted: c.Accepted, Followed: c.Followed, Unreadable: c.Unreadable, Finished: c.Finished(),
+			Completed: c.Completed, Failed: c.Failed, Unfinished: c.Unfinished, UnfinishedBy: c.UnfinishedBy,
+			Polls: c.Polls, PollErrors: c.PollErrors, MaxPollGapMS: msf(c.MaxPollGap), AfterS: c.After.Seconds(),
+			TimedOut: c.TimedOut, Interrupted: c.Interrupted, AvgMS: msf(c.Avg), MinMS: msf(c.Min),
+			MedianMS: msf(c.Median), P95MS: msf(c.P95), P99MS: msf(c.P99), MaxMS: msf(c.Max), Server: dist(c.Server),
+		}
+		if c.Timeout < 0 {
+			conf.TimeoutS = -1
+		}
+	}
 	st := r.Stats
 	out := struct {
 		Name       string       `json:"name"`
@@ -252,6 +394,8 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		Unfinished int          `json:"unfinished"`
 		Stats      statsJSON    `json:"stats"`
 		History    []secondJSON `json:"history"`
+		// Confirmation is omitted when no order was followed.
+		Confirmation *confirmationJSON `json:"confirmation,omitempty"`
 	}{
 		Name: r.Name, Model: r.Model, Scenario: r.Scenario, URL: r.URL, Started: r.Started.UTC(),
 		ElapsedS: r.Elapsed.Seconds(), Users: r.Users, SpawnRate: r.SpawnRate, TargetRate: r.TargetRate,
@@ -262,7 +406,8 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 			MedianMS: msf(st.Median), P90MS: msf(st.P90), P95MS: msf(st.P95), P99MS: msf(st.P99),
 			MaxMS: msf(st.Max), Percentiles: pcts(st.Percentiles), AvgBytes: st.AvgBytes,
 		},
-		History: []secondJSON{},
+		History:      []secondJSON{},
+		Confirmation: conf,
 	}
 	for _, s := range r.History {
 		out.History = append(out.History, secondJSON{

@@ -167,6 +167,7 @@ func (p *Processor) Pay(ctx context.Context, o order.Order) error {
 		select {
 		case <-c.done:
 			if ResultOf(c.err) != ResultTimeout {
+				replayed(ctx)
 				return c.err
 			}
 			// That attempt was interrupted: try again under the key.
@@ -177,6 +178,27 @@ func (p *Processor) Pay(ctx context.Context, o order.Order) error {
 }
 
 type holderKey struct{}
+
+type receiptKey struct{}
+
+// Receipt tells the caller of Pay what the provider did.
+type Receipt struct {
+	// Replayed: the key was charged before (by this process or, with
+	// Books, another), and Pay answered that charge's outcome without
+	// charging again.
+	Replayed bool
+}
+
+// WithReceipt returns ctx asking Pay to fill r.
+func WithReceipt(ctx context.Context, r *Receipt) context.Context {
+	return context.WithValue(ctx, receiptKey{}, r)
+}
+
+func replayed(ctx context.Context) {
+	if r, ok := ctx.Value(receiptKey{}).(*Receipt); ok {
+		r.Replayed = true
+	}
+}
 
 // WithHolder returns ctx naming who pays (a worker, a Lambda request), as
 // Books record it.
@@ -208,9 +230,12 @@ func (p *Processor) payBooked(ctx context.Context, o order.Order, holder string)
 	if r == ResultTimeout {
 		return err
 	}
-	got, _, berr := p.books.Charge(context.WithoutCancel(ctx), o.ID, holder, r)
+	got, first, berr := p.books.Charge(context.WithoutCancel(ctx), o.ID, holder, r)
 	if berr != nil {
 		return fmt.Errorf("payment of %s: recording the charge: %w", o.ID, berr)
+	}
+	if !first {
+		replayed(ctx)
 	}
 	if got == ResultDeclined {
 		return fmt.Errorf("order %s: %w", o.ID, ErrDeclined)

@@ -197,19 +197,6 @@ func TestLimiterOneSlot(t *testing.T) {
 	})
 }
 
-func TestLedger(t *testing.T) {
-	l := payment.NewLedger(3)
-	if !l.Record("a") || l.Record("a") {
-		t.Fatal("Record must report first and repeated records")
-	}
-	l.Record("b")
-	l.Record("c")
-	l.Record("d") // evicts a
-	if l.Paid("a") || !l.Paid("d") || !l.Paid("b") || l.Len() != 3 {
-		t.Fatalf("eviction wrong: a=%v b=%v d=%v len=%d", l.Paid("a"), l.Paid("b"), l.Paid("d"), l.Len())
-	}
-}
-
 func TestPayIsIdempotentOnOrderID(t *testing.T) {
 	ctx := context.Background()
 	var obs countingObserver
@@ -306,3 +293,21 @@ type countingObserver struct{ started atomic.Int64 }
 
 func (o *countingObserver) PaymentStarted()                               { o.started.Add(1) }
 func (o *countingObserver) PaymentFinished(payment.Result, time.Duration) {}
+
+func TestReceiptTellsAReplay(t *testing.T) {
+	ctx := context.Background()
+	for name, books := range map[string]payment.Books{"in process": nil, "books": &memBooks{seen: map[string]payment.Result{}}} {
+		t.Run(name, func(t *testing.T) {
+			p, err := payment.New(payment.Config{Delay: time.Millisecond, Books: books})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, want := range []bool{false, true} {
+				var r payment.Receipt
+				if err := p.Pay(payment.WithReceipt(ctx, &r), order.Order{ID: "r-1"}); err != nil || r.Replayed != want {
+					t.Errorf("payment %d: replayed %v (%v), want %v", i+1, r.Replayed, err, want)
+				}
+			}
+		})
+	}
+}

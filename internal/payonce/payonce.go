@@ -77,6 +77,10 @@ type Result struct {
 	Record  orderstore.Record
 	// Took is how long the payment took (Paid and Declined).
 	Took time.Duration
+	// Replayed: the payer had charged the order before (an earlier holder
+	// paid, then died before recording it) and answered that outcome
+	// without charging again.
+	Replayed bool
 }
 
 // Process pays o once on behalf of holder, under a claim of lease: long
@@ -101,7 +105,8 @@ func Process(ctx context.Context, store Store, payer Payer, o order.Order, holde
 		return Result{}, fmt.Errorf("claim of order %s: %w", o.ID, err)
 	}
 	start := time.Now()
-	err = payer.Pay(payment.WithHolder(ctx, holder), o)
+	var receipt payment.Receipt
+	err = payer.Pay(payment.WithReceipt(payment.WithHolder(ctx, holder), &receipt), o)
 	took := time.Since(start)
 	status, reason, outcome := order.StatusCompleted, "", Paid
 	switch {
@@ -120,11 +125,11 @@ func Process(ctx context.Context, store Store, payer Payer, o order.Order, holde
 		// Our claim ran out and another processor took the order over: it
 		// pays under the same idempotency key, charging nothing twice, and
 		// records the outcome.
-		return Result{Outcome: Finished, Record: rec, Took: took}, nil
+		return Result{Outcome: Finished, Record: rec, Took: took, Replayed: receipt.Replayed}, nil
 	case err != nil:
 		return Result{Record: rec, Took: took}, fmt.Errorf("recording the outcome of order %s: %w", o.ID, err)
 	}
-	return Result{Outcome: outcome, Record: rec, Took: took}, nil
+	return Result{Outcome: outcome, Record: rec, Took: took, Replayed: receipt.Replayed}, nil
 }
 
 // Reader is a Store that also reads records, for ProcessWaiting.

@@ -172,7 +172,8 @@ func (p *Processor) record(ctx context.Context, log *slog.Logger, rec events.SNS
 	switch res.Outcome {
 	case payonce.Paid:
 		log.InfoContext(ctx, "order paid", "result", string(payment.ResultCompleted), "payment_ms", ms(res.Took),
-			"customer_id", o.CustomerID, "total", o.Total(), "holder", holder, "attempts", res.Record.Attempts)
+			"customer_id", o.CustomerID, "total", o.Total(), "holder", holder, "attempts", res.Record.Attempts,
+			"charged", !res.Replayed)
 	case payonce.Declined:
 		log.WarnContext(ctx, "payment declined: final, not retried", "result", string(payment.ResultDeclined),
 			"payment_ms", ms(res.Took), "customer_id", o.CustomerID, "total", o.Total(), "holder", holder)

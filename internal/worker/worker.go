@@ -190,7 +190,10 @@ func (p *Pool) process(ctx context.Context, log *slog.Logger, holder string, d *
 	}
 	switch res.Outcome {
 	case payonce.Paid:
-		log.InfoContext(ctx, "order paid", "holder", holder, "attempts", res.Record.Attempts, "payment_ms", res.Took.Milliseconds())
+		// The payment record: charged is false when the provider answered
+		// an earlier holder's charge under the idempotency key.
+		log.InfoContext(ctx, "order paid", "holder", holder, "attempts", res.Record.Attempts,
+			"payment_ms", res.Took.Milliseconds(), "charged", !res.Replayed)
 	case payonce.Declined:
 		log.WarnContext(ctx, "payment declined: order failed", "holder", holder, "status", order.StatusFailed)
 	case payonce.Finished:

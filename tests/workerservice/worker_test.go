@@ -34,6 +34,7 @@ func TestWorkerService(t *testing.T) {
 	t.Run("PoisonToDeadLetterQueue", func(t *testing.T) { testPoison(t, srv) })
 	t.Run("DeclinedIsFinal", func(t *testing.T) { testDeclined(t, srv) })
 	t.Run("DuplicateNotRepaid", func(t *testing.T) { testDuplicate(t, srv) })
+	t.Run("ExactlyOnceAcrossWorkers", func(t *testing.T) { testExactlyOnce(t, srv) })
 	t.Run("StartupErrors", func(t *testing.T) { testStartupErrors(t, srv) })
 	t.Run("QueueDepthCommand", func(t *testing.T) { testQueueDepth(t, srv) })
 }
@@ -42,6 +43,17 @@ func TestWorkerService(t *testing.T) {
 // time, and returns the IDs of the orders accepted with 202.
 func postOrders(t *testing.T, api *proc, n, conc int) []string {
 	t.Helper()
+	ids := postOrdersThen(t, api, n, conc, nil)
+	if t.Failed() {
+		t.FailNow()
+	}
+	return ids
+}
+
+// postOrdersThen is postOrders calling then (when not nil) with the ID of
+// each accepted order, from the goroutine that posted it. It may run on a
+// goroutine of its own: it reports failures with Errorf only.
+func postOrdersThen(t *testing.T, api *proc, n, conc int, then func(id string)) []string {
 	var (
 		mu   sync.Mutex
 		ids  []string
@@ -72,6 +84,9 @@ func postOrders(t *testing.T, api *proc, n, conc int) []string {
 				mu.Lock()
 				ids = append(ids, out.OrderID)
 				mu.Unlock()
+				if then != nil {
+					then(out.OrderID)
+				}
 			}
 		})
 	}
@@ -83,9 +98,6 @@ func postOrders(t *testing.T, api *proc, n, conc int) []string {
 	close(errs)
 	for err := range errs {
 		t.Errorf("post: %v", err)
-	}
-	if t.Failed() {
-		t.FailNow()
 	}
 	return ids
 }
