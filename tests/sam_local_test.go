@@ -21,8 +21,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	cwltypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 
+	"flashsale/internal/orderstore/dynamostore"
 	"flashsale/internal/queue/sns/snstest"
 	"flashsale/internal/testutil/moto"
 	"flashsale/internal/testutil/samcli"
@@ -89,6 +91,18 @@ func samMoto(t *testing.T) (*moto.Server, *snstest.Fixture) {
 	fx := snstest.NewTopicWithQueue(t, srv.Config(t), arn[strings.LastIndex(arn, ":")+1:], true)
 	if fx.TopicARN != arn {
 		t.Fatalf("moto created topic %s, events/env.json publishes to %s", fx.TopicARN, arn)
+	}
+	// The orders table both functions record orders in, at the same
+	// endpoint.
+	for _, fn := range []string{"ApiFunction", "ProcessorFunction"} {
+		fe := envJSON(t)[fn]
+		if fe["AWS_ENDPOINT_URL_DYNAMODB"] != env["AWS_ENDPOINT_URL_SNS"] || fe["ORDERS_TABLE"] != "flashsale-orders" {
+			t.Fatalf("events/env.json: %s has ORDERS_TABLE %q at %q, want flashsale-orders at %s", fn,
+				fe["ORDERS_TABLE"], fe["AWS_ENDPOINT_URL_DYNAMODB"], env["AWS_ENDPOINT_URL_SNS"])
+		}
+	}
+	if err := dynamostore.CreateTable(context.Background(), dynamodb.NewFromConfig(srv.Config(t)), "flashsale-orders"); err != nil {
+		t.Fatal(err)
 	}
 	return srv, fx
 }

@@ -5,8 +5,8 @@
 //
 // The function gets this process's environment. For the API function, when
 // ORDERS_TOPIC_ARN is not set, invoke starts a throwaway moto_server, creates
-// a topic with an SQS queue subscribed to it, points the function at them,
-// and after the invocation prints what the queue received.
+// a topic with an SQS queue subscribed to it and the orders table, points the
+// function at them, and after the invocation prints what the queue received.
 package main
 
 import (
@@ -28,7 +28,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"flashsale/internal/orderstore/dynamostore"
 	"flashsale/internal/queue/sns/snstest"
 	"flashsale/internal/testutil/rie"
 )
@@ -170,9 +172,15 @@ func localTopic(ctx context.Context, out io.Writer) (*snstest.Fixture, []string,
 		stop()
 		return nil, nil, nil, err
 	}
-	fmt.Fprintf(out, "started moto_server on %s with topic %s and subscribed queue %s\n", endpoint, f.TopicARN, f.QueueURL)
+	const table = "flashsale-orders"
+	if err := dynamostore.CreateTable(ctx, dynamodb.NewFromConfig(cfg), table); err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	fmt.Fprintf(out, "started moto_server on %s with topic %s, subscribed queue %s and orders table %s\n", endpoint, f.TopicARN, f.QueueURL, table)
 	env := []string{
 		"ORDERS_TOPIC_ARN=" + f.TopicARN,
+		"ORDERS_TABLE=" + table,
 		"AWS_ENDPOINT_URL=" + endpoint,
 		"AWS_REGION=" + region,
 		"AWS_ACCESS_KEY_ID=" + key,
