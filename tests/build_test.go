@@ -13,10 +13,12 @@ import (
 )
 
 // Bootstrap size limits (bytes), built for the host's architecture with the
-// template's flags.
+// template's flags: the exactly-once issue's budgets, with the DynamoDB
+// client in both functions (measured: processor 7.9 MB arm64, 8.5 MB
+// x86_64; API 9.1 MB arm64, 9.7 MB x86_64).
 const (
-	maxProcessorBytes = 7_000_000
-	maxAPIBytes       = 11_000_000
+	maxProcessorBytes = 11_000_000
+	maxAPIBytes       = 12_000_000
 )
 
 var (

@@ -25,18 +25,25 @@ var ErrTableExists = errors.New("dynamostore: the table already exists")
 // order_id (string), on-demand billing, TTL on expires_at; and waits until
 // it is active (up to a minute). An existing table is ErrTableExists.
 func CreateTable(ctx context.Context, client TableAPI, name string) error {
+	// One attempt: when the SDK retries a CreateTable whose first attempt
+	// created the table but lost its answer, the retry finds the table and
+	// would report it as someone else's. A failed attempt is settled by
+	// looking for the table instead.
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
 		BillingMode:          types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(KeyAttribute), AttributeType: types.ScalarAttributeTypeS}},
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(KeyAttribute), KeyType: types.KeyTypeHash}},
-	})
+	}, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	var inUse *types.ResourceInUseException
 	if errors.As(err, &inUse) {
 		return fmt.Errorf("%w: %s", ErrTableExists, name)
 	}
 	if err != nil {
-		return fmt.Errorf("dynamostore: create table %s: %w", name, err)
+		if _, derr := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}); derr != nil {
+			return fmt.Errorf("dynamostore: create table %s: %w", name, err)
+		}
+		// The attempt's answer was lost, but the table is there.
 	}
 	waiter := dynamodb.NewTableExistsWaiter(client)
 	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, time.Minute); err != nil {
