@@ -29,6 +29,15 @@ var forbidden = []struct{ prefix, what string }{
 	{"flashsale/internal/depth", "the queue-depth timeline"},
 	{"flashsale/internal/server", "the local server"},
 	{"net/rpc", "the legacy RPC runtime (build with -tags lambda.norpc)"},
+	// The SDK's default configuration loader and the credential providers
+	// it brings (shared files, SSO, STS, IMDS): a function never runs them,
+	// and reads its region and role credentials from the Lambda
+	// environment instead (serverless.AWSConfig).
+	{"github.com/aws/aws-sdk-go-v2/config", "the SDK's configuration loader"},
+	{"github.com/aws/aws-sdk-go-v2/feature/ec2/imds", "EC2 instance metadata"},
+	{"github.com/aws/aws-sdk-go-v2/service/sso", "SSO credentials"},
+	{"github.com/aws/aws-sdk-go-v2/service/ssooidc", "SSO credentials"},
+	{"github.com/aws/aws-sdk-go-v2/service/sts", "STS credentials"},
 }
 
 // forbiddenDeps returns the forbidden packages among deps, with the reason.
@@ -55,6 +64,7 @@ func TestForbiddenDeps(t *testing.T) {
 		{[]string{"flashsale/cmd/flashsale", "gonum.org/v1/plot/vg", "github.com/tsenart/vegeta/v12/lib"}, 3},
 		{[]string{"flashsale/internal/metrics", "net/rpc", "flashsale/internal/orderbook"}, 2},
 		{[]string{"flashsale/internal/serverless", "flashsale/internal/server/x", "net/rpc/jsonrpc"}, 2},
+		{[]string{"github.com/aws/aws-sdk-go-v2/service/dynamodb", "github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/service/ssooidc"}, 2},
 	}
 	for _, tt := range tests {
 		if got := forbiddenDeps(tt.deps); len(got) != tt.want {
@@ -72,10 +82,15 @@ func TestFunctionDependencies(t *testing.T) {
 	}
 	extra := map[string]struct{ must, mustNot []string }{
 		"api": {must: []string{"flashsale/internal/httpapi", "flashsale/internal/queue/sns",
-			"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter", "github.com/aws/aws-sdk-go-v2/service/sns"}},
+			"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter", "github.com/aws/aws-sdk-go-v2/service/sns",
+			"flashsale/internal/orderstore/dynamostore", "github.com/aws/aws-sdk-go-v2/service/dynamodb"}},
+		// The processor links the DynamoDB client of the order store, and
+		// nothing else of the SDK's services.
 		"processor": {must: []string{"flashsale/internal/order", "flashsale/internal/payment", "github.com/aws/aws-lambda-go/events",
-			"github.com/aws/aws-lambda-go/lambdacontext", "log/slog"},
-			mustNot: []string{"github.com/aws/aws-sdk-go-v2", "github.com/awslabs/aws-lambda-go-api-proxy", "flashsale/internal/httpapi"}},
+			"github.com/aws/aws-lambda-go/lambdacontext", "log/slog", "flashsale/internal/payonce",
+			"flashsale/internal/orderstore/dynamostore", "github.com/aws/aws-sdk-go-v2/service/dynamodb"},
+			mustNot: []string{"github.com/aws/aws-sdk-go-v2/service/sns", "github.com/aws/aws-sdk-go-v2/service/sqs",
+				"github.com/awslabs/aws-lambda-go-api-proxy", "flashsale/internal/httpapi", "flashsale/internal/queue"}},
 	}
 	seen := 0
 	for _, d := range dirs {

@@ -19,6 +19,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"flashsale/internal/httpapi"
+	"flashsale/internal/orderstore/memstore"
 	"flashsale/internal/order"
 )
 
@@ -191,7 +192,11 @@ func TestEventFilesThroughAdapter(t *testing.T) {
 			if publishFails {
 				pub.err = errors.New("sns: connection refused")
 			}
-			api, err := httpapi.New(httpapi.Config{Publisher: pub, Payer: instantPayer{}, RequestTimeout: time.Second})
+			store, err := memstore.New(memstore.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			api, err := httpapi.New(httpapi.Config{Publisher: pub, Payer: instantPayer{}, Store: store, RequestTimeout: time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 
@@ -61,8 +60,7 @@ type Option func(*options)
 
 // options are what the Options set.
 type options struct {
-	timeout  time.Duration
-	loadOpts []func(*config.LoadOptions) error
+	timeout time.Duration
 }
 
 // WithTimeout bounds each Publish call by d, whatever the caller's context
@@ -71,12 +69,6 @@ type options struct {
 // refused by New.
 func WithTimeout(d time.Duration) Option {
 	return func(o *options) { o.timeout = d }
-}
-
-// WithLoadOptions passes fns to config.LoadDefaultConfig in NewFromEnv (a
-// region, credentials, a base endpoint); New ignores them.
-func WithLoadOptions(fns ...func(*config.LoadOptions) error) Option {
-	return func(o *options) { o.loadOpts = append(o.loadOpts, fns...) }
 }
 
 func collect(opts []Option) options {
@@ -105,18 +97,6 @@ func New(client API, topicARN string, opts ...Option) (*Publisher, error) {
 		o.timeout = DefaultTimeout
 	}
 	return &Publisher{client: client, topicARN: topicARN, timeout: o.timeout}, nil
-}
-
-// NewFromEnv builds an SNS client from the SDK's default configuration
-// (environment, shared config files, the Lambda role; adjusted by
-// WithLoadOptions) and returns a publisher to topicARN. Call it once per
-// process: the client keeps its connections.
-func NewFromEnv(ctx context.Context, topicARN string, opts ...Option) (*Publisher, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, collect(opts).loadOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("sns: load AWS configuration: %w", err)
-	}
-	return New(awssns.NewFromConfig(cfg), topicARN, opts...)
 }
 
 // TopicARN is the topic the publisher publishes to.

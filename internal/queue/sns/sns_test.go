@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -93,54 +92,6 @@ func TestPublishCarriesOrderIDAttribute(t *testing.T) {
 			}
 			if got.ID != o.ID || !got.CreatedAt.Equal(o.CreatedAt) || len(got.Items) != len(o.Items) {
 				t.Errorf("published %+v, want %+v", got, o)
-			}
-		})
-	}
-}
-
-// TestNewFromEnvFollowsSDKEndpointSettings proves that the SDK's standard
-// settings alone point the publisher at a local emulator.
-func TestNewFromEnvFollowsSDKEndpointSettings(t *testing.T) {
-	srv := moto.Start(t)
-	cfg := srv.Config(t)
-	for _, variable := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SNS"} {
-		t.Run(variable, func(t *testing.T) {
-			f := snstest.NewTopicWithQueue(t, cfg, uniqueName("env"), true)
-			dir := t.TempDir()
-			for k, v := range map[string]string{
-				"AWS_ENDPOINT_URL":            "",
-				"AWS_ENDPOINT_URL_SNS":        "",
-				"AWS_PROFILE":                 "",
-				"AWS_CONFIG_FILE":             filepath.Join(dir, "config"),
-				"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "credentials"),
-				"AWS_REGION":                  moto.Region,
-				"AWS_ACCESS_KEY_ID":           moto.AccessKeyID,
-				"AWS_SECRET_ACCESS_KEY":       moto.SecretAccessKey,
-				"AWS_EC2_METADATA_DISABLED":   "true",
-			} {
-				t.Setenv(k, v)
-			}
-			t.Setenv(variable, srv.Endpoint)
-			ctx := context.Background()
-			p, err := sns.NewFromEnv(ctx, f.TopicARN)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if p.TopicARN() != f.TopicARN {
-				t.Fatalf("TopicARN() = %q, want %q", p.TopicARN(), f.TopicARN)
-			}
-			o := queuetest.NewOrder(t, 11)
-			if err := p.Publish(ctx, o); err != nil {
-				t.Fatalf("publish through %s: %v", variable, err)
-			}
-			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			m, err := f.Receive(rctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if m.Attributes[sns.AttributeOrderID] != o.ID {
-				t.Fatalf("received order_id %q, want %q", m.Attributes[sns.AttributeOrderID], o.ID)
 			}
 		})
 	}
