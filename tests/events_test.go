@@ -19,8 +19,8 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"flashsale/internal/httpapi"
-	"flashsale/internal/orderstore/memstore"
 	"flashsale/internal/order"
+	"flashsale/internal/orderstore/memstore"
 )
 
 // expectation is what invoking a file of events/ must give.
