@@ -1319,3 +1319,112 @@ func TestEnvVarsDeclared(t *testing.T) {
 		}
 	}
 }
+
+// openRoutes are the API function's routes that need no token: a health
+// check, and the default route (unknown paths get the handler's 404).
+var openRoutes = map[string]bool{"GET /health": true, "ANY $default": true}
+
+// checkJwt checks the optional JWT authorizer: with JwtIssuer set, every
+// route of the API function but the open ones requires the OrdersJwt
+// authorizer; with it empty, the OpenAPI body holds no authorizer and no
+// requirement.
+func checkJwt(tp template) []string {
+	var errs []string
+	cond := get(tp, "Conditions", "RequireJwt", "Fn::Not")
+	if eq := anySlice(get(anySlice(cond)[0], "Fn::Equals")); len(anySlice(cond)) != 1 || len(eq) != 2 || ref(eq[0]) != "JwtIssuer" || str(eq[1]) != "" {
+		errs = append(errs, fmt.Sprintf("condition RequireJwt = %v, want JwtIssuer not empty", cond))
+	}
+	if get(tp, "Parameters", "JwtAudience", "Type") != "CommaDelimitedList" || get(tp, "Parameters", "JwtIssuer", "Default") != "" {
+		errs = append(errs, "JwtIssuer (default empty) and JwtAudience (a CommaDelimitedList) are the authorizer's parameters")
+	}
+	if rule := get(tp, "Rules", "JwtAudienceWithIssuer"); !strings.Contains(fmt.Sprint(get(rule, "RuleCondition")), "JwtIssuer") ||
+		!strings.Contains(fmt.Sprint(get(rule, "Assertions")), "JwtAudience") {
+		errs = append(errs, "no rule requiring JwtAudience with JwtIssuer")
+	}
+	body := get(tp.resources()["OrdersHttpApi"], "Properties", "DefinitionBody")
+	scheme := anySlice(get(body, "components", "Fn::If"))
+	var authz any
+	if len(scheme) != 3 || str(scheme[0]) != "RequireJwt" || ref(scheme[2]) != "AWS::NoValue" {
+		errs = append(errs, "components: want Fn::If RequireJwt, the OrdersJwt scheme, AWS::NoValue")
+	} else {
+		authz = get(scheme[1], "securitySchemes", "OrdersJwt", "x-amazon-apigateway-authorizer")
+	}
+	if str(get(authz, "type")) != "jwt" || str(get(authz, "identitySource")) != "$request.header.Authorization" ||
+		ref(get(authz, "jwtConfiguration", "issuer")) != "JwtIssuer" || ref(get(authz, "jwtConfiguration", "audience")) != "JwtAudience" {
+		errs = append(errs, fmt.Sprintf("OrdersJwt authorizer %v: want a jwt authorizer on the Authorization header, issuer JwtIssuer, audience JwtAudience", authz))
+	}
+	routes := map[string]bool{}
+	for _, ev := range get(tp.resources()["ApiFunction"], "Properties", "Events").(map[string]any) {
+		if str(get(ev, "Type")) != "HttpApi" {
+			continue
+		}
+		method, path := str(get(ev, "Properties", "Method")), str(get(ev, "Properties", "Path"))
+		routes[method+" "+path] = true
+		op := get(body, "paths", path, strings.ToLower(method))
+		sec := anySlice(get(op, "security", "Fn::If"))
+		guarded := len(sec) == 3 && str(sec[0]) == "RequireJwt" && ref(sec[2]) == "AWS::NoValue" &&
+			len(anySlice(sec[1])) == 1 && get(anySlice(sec[1])[0], "OrdersJwt") != nil
+		switch {
+		case openRoutes[method+" "+path] && get(op, "security") != nil:
+			errs = append(errs, fmt.Sprintf("route %s %s requires a token; it must stay open", method, path))
+		case !openRoutes[method+" "+path] && !guarded:
+			errs = append(errs, fmt.Sprintf("route %s %s: want security Fn::If RequireJwt [{OrdersJwt: []}] in the OpenAPI body", method, path))
+		}
+	}
+	for path, ops := range get(body, "paths").(map[string]any) {
+		for method := range ops.(map[string]any) {
+			if !routes[strings.ToUpper(method)+" "+path] {
+				errs = append(errs, fmt.Sprintf("the OpenAPI body has %s %s, which no event of ApiFunction routes", method, path))
+			}
+		}
+	}
+	return errs
+}
+
+func TestTemplateJwtAuthorizer(t *testing.T) {
+	tp := template(loadTemplate(t, filepath.Join(repoRoot, "template.yaml")))
+	for _, e := range checkJwt(tp) {
+		t.Error(e)
+	}
+	re, err := regexp.Compile(str(get(tp, "Parameters", "JwtIssuer", "AllowedPattern")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, ok := range map[string]bool{"": true, "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc": true,
+		"http://issuer.example": false, "https://": false, "https://a b": false, "issuer": false} {
+		if re.MatchString(v) != ok {
+			t.Errorf("JwtIssuer %q accepted = %v, want %v", v, !ok, ok)
+		}
+	}
+	mutations := []struct {
+		name   string
+		mutate func(tp template)
+		want   string
+	}{
+		{"order route without the requirement", func(tp template) {
+			paths := get(tp.resources()["OrdersHttpApi"], "Properties", "DefinitionBody", "paths").(map[string]any)
+			delete(paths, "/orders/{id}")
+		}, "route GET /orders/{id}: want security"},
+		{"health behind the authorizer", func(tp template) {
+			paths := get(tp.resources()["OrdersHttpApi"], "Properties", "DefinitionBody", "paths").(map[string]any)
+			paths["/health"] = map[string]any{"get": paths["/orders/sync"].(map[string]any)["post"]}
+		}, "route GET /health requires a token"},
+		{"unconditional authorizer", func(tp template) {
+			body := get(tp.resources()["OrdersHttpApi"], "Properties", "DefinitionBody").(map[string]any)
+			body["components"] = anySlice(get(body, "components", "Fn::If"))[1]
+		}, "components: want Fn::If RequireJwt"},
+		{"a route SAM does not know", func(tp template) {
+			paths := get(tp.resources()["OrdersHttpApi"], "Properties", "DefinitionBody", "paths").(map[string]any)
+			paths["/orders"] = map[string]any{"delete": map[string]any{}}
+		}, "which no event of ApiFunction routes"},
+	}
+	for _, m := range mutations {
+		t.Run(m.name, func(t *testing.T) {
+			tp := template(loadTemplate(t, filepath.Join(repoRoot, "template.yaml")))
+			m.mutate(tp)
+			if errs := checkJwt(tp); !strings.Contains(strings.Join(errs, "\n"), m.want) {
+				t.Errorf("errors %q, want one containing %q", errs, m.want)
+			}
+		})
+	}
+}
