@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"io"
 
 	"flashsale/internal/cost"
@@ -18,7 +19,7 @@ func init() {
 }
 
 func runCost(_ context.Context, args []string, stdout, _ io.Writer) error {
-	fs := newFlagSet("cost", "--orders N [--json] [flags]", cost.Description, stdout)
+	fs := newFlagSet("cost", "--orders N [--tasks N | --task-profile "+cost.ProfileExample+"] [--json] [flags]", cost.Description, stdout)
 	p := cost.Defaults()
 	orders := fs.Float64("orders", -1, "orders a month (required)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
@@ -28,6 +29,14 @@ func runCost(_ context.Context, args []string, stdout, _ io.Writer) error {
 	}
 	if *orders < 0 {
 		return usageError{errors.New("--orders N is required (orders a month, 0 or more)")}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["tasks"] && set["task-profile"] {
+		return usageError{errors.New("--tasks and --task-profile: give one (--tasks N is --task-profile N@24h)")}
+	}
+	if p.TaskProfile != nil {
+		p.Tasks = 0 // the profile's, not always-on tasks
 	}
 	p.Orders = *orders
 	e, err := cost.Compute(p)

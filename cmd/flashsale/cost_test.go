@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -161,6 +162,14 @@ func TestCostUsage(t *testing.T) {
 		{"empty items", []string{"--orders", "1", "--store-item-kb", "0"}, 2, "(--store-item-kb)"},
 		{"no retention", []string{"--orders", "1", "--store-retention", "0s"}, 2, "(--store-retention)"},
 		{"negative DynamoDB price", []string{"--orders", "1", "--price-dynamodb-writes", "-1"}, 2, "(--price-dynamodb-writes)"},
+		{"tasks and a profile", []string{"--orders", "1", "--tasks", "2", "--task-profile", "2@24h"}, 2, "--tasks and --task-profile: give one (--tasks N is --task-profile N@24h)"},
+		{"profile short of a day", []string{"--orders", "1", "--task-profile", "2@20h,10@3h"}, 2, `invalid value "2@20h,10@3h" for flag -task-profile: the durations add up to 23h0m0s: a profile covers a day, 24h`},
+		{"profile past a day", []string{"--orders", "1", "--task-profile", "2@20h,10@3h,40@2h"}, 2, `flag -task-profile: the durations add up to 25h0m0s by "40@2h"`},
+		{"profile without units", []string{"--orders", "1", "--task-profile", "2@20,1"}, 2, `flag -task-profile: "2@20": duration "20": want a duration such as 20h`},
+		{"profile of no task", []string{"--orders", "1", "--task-profile", "0@24h"}, 2, "flag -task-profile: no task at any hour"},
+		{"profile with two rests", []string{"--orders", "1", "--task-profile", "2,3"}, 2, `flag -task-profile: "3": only one item may omit its @DURATION`},
+		{"no workers", []string{"--orders", "1", "--workers-per-task", "0"}, 2, "workers per task 0 (--workers-per-task): must be at least 1"},
+		{"bad curve", []string{"--orders", "1", "--curve", "1e6,x"}, 2, `flag -curve: "x": want a number of orders a month`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,5 +207,59 @@ func TestCostHelp(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("help lacks %q", want)
 		}
+	}
+}
+
+// TestCostTaskProfile: the scaled profile and the curve through the
+// command, text and JSON.
+func TestCostTaskProfile(t *testing.T) {
+	args := []string{"cost", "--orders", "300000", "--task-profile", "2@20h,10@3h,40@1h", "--workers-per-task", "20",
+		"--task-arch", "arm64", "--task-vcpu", "0.25", "--task-memory", "0.5"}
+	code, stdout, stderr := runCmd(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"Worker service on Fargate: 0.25 vCPU, 0.5 GB, Linux/arm64 tasks, 2@20h,10@3h,40@1h a day (4.58 tasks on average), 730 h\n",
+		"Lambda arm64 $1.57, Lambda x86_64 $1.73, worker service $33.94 a month: Lambda saves $32.37 a month.",
+		"2@20h,10@3h,40@1h a day: 4.58 tasks on average, 40 at the peak",
+		"Break-even, Lambda arm64: 1,947,980 orders/month",
+		"\nCurve: each design's monthly total by volume",
+		"       300,000      0.11         $1.57          $1.73          $33.94  Lambda by $32.37     --orders\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	code, stdout, stderr = runCmd(t, append(args, "--json", "--curve", "1e5,1e7")...)
+	if code != 0 {
+		t.Fatalf("--json: exit %d: %s", code, stderr)
+	}
+	var e cost.Estimate
+	if err := json.Unmarshal([]byte(stdout), &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Params.Tasks != 0 || e.Params.TaskProfile.String() != "2@20h,10@3h,40@1h" || e.Params.WorkersPerTask != 20 {
+		t.Errorf("params: tasks %d, profile %v, workers per task %d", e.Params.Tasks, e.Params.TaskProfile, e.Params.WorkersPerTask)
+	}
+	// 110 task-hours a day over 730 / 24 days; 0.25 vCPU and 0.5 GB on arm64.
+	taskHours := 110.0 / 24 * 730
+	if math.Abs(e.TaskHours-taskHours) > 1e-9 || math.Abs(e.CapacityOrders-80_300_000) > 1e-3 {
+		t.Errorf("task-hours %v, capacity %v", e.TaskHours, e.CapacityOrders)
+	}
+	svc := e.Design(cost.DesignService)
+	if want := taskHours * (0.25*0.03238 + 0.5*0.00356); math.Abs(svc.Own-want) > 1e-9 {
+		t.Errorf("service %v, want %v", svc.Own, want)
+	}
+	var volumes []float64
+	for _, pt := range e.Curve {
+		volumes = append(volumes, math.Round(pt.Orders))
+	}
+	if want := []float64{100_000, 266_667, 300_000, 1_607_913, 1_947_980, 10_000_000, 80_300_000}; !slices.Equal(volumes, want) {
+		t.Errorf("curve volumes %v, want %v", volumes, want)
+	}
+	if !strings.Contains(stdout, `"task_profile": [`) || !strings.Contains(stdout, `"marks": [`) {
+		t.Errorf("JSON lacks the profile or the curve's marks:\n%s", stdout)
 	}
 }

@@ -125,17 +125,25 @@ type Params struct {
 
 	// The worker service: Tasks Fargate tasks of TaskVCPU vCPU and
 	// TaskMemoryGB GB on TaskArch, running Hours a month, each with a
-	// public IPv4 address when PublicIP.
+	// public IPv4 address when PublicIP. Hours is the month: with a
+	// TaskProfile, its day repeats over Hours / 24 days and Tasks is
+	// ignored.
 	TaskVCPU     float64 `json:"task_vcpu"`
 	TaskMemoryGB float64 `json:"task_memory_gb"` // see TaskVCPU
 	Tasks        int     `json:"tasks"`          // see TaskVCPU
 	TaskArch     string  `json:"task_arch"`      // see TaskVCPU
 	Hours        float64 `json:"hours"`          // see TaskVCPU
 	PublicIP     bool    `json:"public_ip"`      // see TaskVCPU
+	// TaskProfile is the service's tasks over a day, as auto scaling moves
+	// them between its minimum and maximum; nil for Tasks always on.
+	TaskProfile Profile `json:"task_profile,omitempty"`
+	// WorkersPerTask is the worker goroutines of each task, each paying
+	// one order per Duration: what the service can pay (CapacityOrders).
+	WorkersPerTask int `json:"workers_per_task"`
 
 	// The service's SQS traffic: one send per order (SNS's delivery), and
-	// receives and deletes in batches of SQSBatch; each of Pollers long
-	// polls (PollWait) also makes one empty receive per PollWait while idle.
+	// receives and deletes in batches of SQSBatch; each task's Pollers long
+	// polls (PollWait) also make one empty receive per PollWait while idle.
 	SQSBatch int           `json:"sqs_batch"`
 	Pollers  int           `json:"sqs_pollers"`   // see SQSBatch
 	PollWait time.Duration `json:"sqs_poll_wait"` // see SQSBatch
@@ -145,6 +153,11 @@ type Params struct {
 
 	Prices Prices   `json:"prices"`              // unit prices
 	Free   FreeTier `json:"free_tier_allowance"` // free-tier allowances, applied when FreeTierOn
+
+	// CurveOrders are the volumes, orders a month, of Estimate.Curve
+	// besides its marked points; nil for decades from 10,000 to 100M (and
+	// on, to the first past the furthest marked point).
+	CurveOrders []float64 `json:"curve_orders,omitempty"`
 }
 
 // Store describes the order store: the DynamoDB orders table (on-demand
@@ -222,12 +235,12 @@ func (s Store) GBMonthsPerOrder(monthHours float64) float64 {
 }
 
 // Defaults are the study's workload (512 MB x 3 s per order), a worker
-// service of one 0.5 vCPU, 1 GB Linux/x86_64 task and DefaultStore, at
-// DefaultPrices.
+// service of one 0.5 vCPU, 1 GB Linux/x86_64 task with one worker (the
+// study's) and DefaultStore, at DefaultPrices.
 func Defaults() Params {
 	return Params{
 		MemoryMB: 512, Duration: 3 * time.Second, FreeTierOn: true,
-		TaskVCPU: 0.5, TaskMemoryGB: 1, Tasks: 1, TaskArch: X86_64, Hours: HoursPerMonth,
+		TaskVCPU: 0.5, TaskMemoryGB: 1, Tasks: 1, TaskArch: X86_64, Hours: HoursPerMonth, WorkersPerTask: 1,
 		SQSBatch: 10, Pollers: 1, PollWait: 20 * time.Second,
 		Store:  DefaultStore(),
 		Prices: DefaultPrices(), Free: DefaultFreeTier(),
@@ -248,7 +261,12 @@ func (p Params) Validate() error {
 	check(p.Duration > 0 && p.Duration <= 15*time.Minute, "Lambda duration %v: must be more than 0 and at most 15m", p.Duration)
 	check(finite(p.TaskVCPU) && p.TaskVCPU > 0, "task vCPU %v: must be more than 0", p.TaskVCPU)
 	check(finite(p.TaskMemoryGB) && p.TaskMemoryGB > 0, "task memory %v GB: must be more than 0", p.TaskMemoryGB)
-	check(p.Tasks >= 1, "tasks %d: must be at least 1", p.Tasks)
+	if p.TaskProfile == nil {
+		check(p.Tasks >= 1, "tasks %d: must be at least 1", p.Tasks)
+	} else if err := p.TaskProfile.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	check(p.WorkersPerTask >= 1, "workers per task %d (--workers-per-task): must be at least 1", p.WorkersPerTask)
 	check(p.TaskArch == ARM64 || p.TaskArch == X86_64, "task architecture %q: must be %s or %s", p.TaskArch, ARM64, X86_64)
 	check(finite(p.Hours) && p.Hours > 0 && p.Hours <= 744, "hours %v: must be more than 0 and at most 744", p.Hours)
 	check(p.SQSBatch >= 1 && p.SQSBatch <= 10, "SQS batch %d: must be 1 to 10", p.SQSBatch)
@@ -262,6 +280,10 @@ func (p Params) Validate() error {
 	check(finite(st.StatusReads) && st.StatusReads >= 0, "status reads per order %v (--status-reads): must be 0 or more", st.StatusReads)
 	check(finite(st.ItemKB) && st.ItemKB > 0 && st.ItemKB <= MaxItemKB, "order store item size %v KB (--store-item-kb): must be more than 0 and at most %d", st.ItemKB, MaxItemKB)
 	check(st.Retention > 0, "order store retention %v (--store-retention): must be more than 0", st.Retention)
+	check(len(p.CurveOrders) <= MaxCurveOrders, "%d curve volumes (--curve): at most %d", len(p.CurveOrders), MaxCurveOrders)
+	for _, n := range p.CurveOrders {
+		check(finite(n) && n >= 0, "curve volume %v (--curve): must be 0 or more orders a month", n)
+	}
 	for name, v := range map[string]float64{
 		"Lambda request price": p.Prices.LambdaRequestsPerMillion, "Lambda arm64 GB-second price": p.Prices.LambdaGBSecondARM64,
 		"Lambda x86_64 GB-second price": p.Prices.LambdaGBSecondX86, "SNS price": p.Prices.SNSPublishesPerMillion,
@@ -312,4 +334,33 @@ func (p Params) FreeTierOrders() float64 {
 		return 0
 	}
 	return math.Min(p.Free.LambdaRequests, p.Free.LambdaGBSeconds/p.GBSecondsPerOrder())
+}
+
+// TaskHours is the worker service's task-hours in the month: Tasks x Hours,
+// or with a TaskProfile its average tasks x Hours.
+func (p Params) TaskHours() float64 {
+	if p.TaskProfile != nil {
+		return p.TaskProfile.AverageTasks() * p.Hours
+	}
+	return float64(p.Tasks) * p.Hours
+}
+
+// PeakTasks is the most tasks the service runs: Tasks, or the profile's
+// peak.
+func (p Params) PeakTasks() int {
+	if p.TaskProfile != nil {
+		return p.TaskProfile.Peak()
+	}
+	return p.Tasks
+}
+
+// CapacityOrders is the most orders a month the worker service can pay:
+// every worker of every task-hour busy, one order per Duration each.
+func (p Params) CapacityOrders() float64 {
+	return p.TaskHours() * 3600 * float64(p.WorkersPerTask) / p.Duration.Seconds()
+}
+
+// PeakOrdersPerSecond is what the service pays a second at its most tasks.
+func (p Params) PeakOrdersPerSecond() float64 {
+	return float64(p.PeakTasks()*p.WorkersPerTask) / p.Duration.Seconds()
 }

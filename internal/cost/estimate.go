@@ -87,6 +87,18 @@ type Estimate struct {
 	FreeTierOrders float64     `json:"free_tier_orders"`
 	InsideFreeTier bool        `json:"inside_free_tier"` // see FreeTierOrders
 	BreakEven      []BreakEven `json:"break_even"`       // one per Lambda design
+	// TaskHours is the worker service's task-hours in the month
+	// (Params.TaskHours); AverageTasks the tasks running on average.
+	TaskHours    float64 `json:"task_hours"`
+	AverageTasks float64 `json:"average_tasks"` // see TaskHours
+	// CapacityOrders is the most orders a month the service can pay
+	// (Params.CapacityOrders); PeakOrdersPerSecond what it pays a second
+	// at its most tasks.
+	CapacityOrders      float64 `json:"service_capacity_orders"`
+	PeakOrdersPerSecond float64 `json:"service_peak_orders_per_second"` // see CapacityOrders
+	// Curve is every design's total over a range of volumes, with the
+	// break-evens among them: the bills as a curve.
+	Curve []CurvePoint `json:"curve"`
 	// Notes are caveats about the parameters.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -115,6 +127,9 @@ func Compute(p Params) (*Estimate, error) {
 	for _, name := range []string{DesignLambdaARM64, DesignLambdaX86} {
 		e.BreakEven = append(e.BreakEven, breakEven(p, name))
 	}
+	e.TaskHours, e.AverageTasks = p.TaskHours(), p.TaskHours()/p.Hours
+	e.CapacityOrders, e.PeakOrdersPerSecond = p.CapacityOrders(), p.PeakOrdersPerSecond()
+	e.Curve = curve(p, e)
 	if !FargateSizeValid(p.TaskVCPU, p.TaskMemoryGB) {
 		e.Notes = append(e.Notes, fmt.Sprintf("Fargate has no task of %g vCPU and %g GB; the estimate prices it anyway.", p.TaskVCPU, p.TaskMemoryGB))
 	}
@@ -163,24 +178,35 @@ func designs(p Params, n float64) []Design {
 	if p.TaskArch == ARM64 {
 		vcpuPrice, gbPrice = pr.FargateVCPUHourARM64, pr.FargateGBHourARM64
 	}
-	tasks := float64(p.Tasks)
+	taskHours := p.TaskHours()
 	batches := n / float64(p.SQSBatch)
-	idlePolls := float64(p.Pollers) * p.Hours * 3600 / p.PollWait.Seconds()
+	idlePolls := p.idlePolls()
 	serviceItems := append(slices.Clone(common),
 		item("SQS requests (send, receive, delete)", n+batches+idlePolls+batches, "requests", free(p.Free.SQSRequests), pr.SQSRequestsPerMillion/1e6, "$"+usd(pr.SQSRequestsPerMillion)+" per 1M requests"),
-		item("Fargate vCPU", tasks*p.TaskVCPU*p.Hours, "vCPU-hours", 0, vcpuPrice, "$"+usd(vcpuPrice)+" per vCPU-hour"),
-		item("Fargate memory", tasks*p.TaskMemoryGB*p.Hours, "GB-hours", 0, gbPrice, "$"+usd(gbPrice)+" per GB-hour"),
+		item("Fargate vCPU", taskHours*p.TaskVCPU, "vCPU-hours", 0, vcpuPrice, "$"+usd(vcpuPrice)+" per vCPU-hour"),
+		item("Fargate memory", taskHours*p.TaskMemoryGB, "GB-hours", 0, gbPrice, "$"+usd(gbPrice)+" per GB-hour"),
 	)
 	if p.PublicIP {
-		serviceItems = append(serviceItems, item("Public IPv4", tasks*p.Hours, "address-hours", 0, pr.PublicIPv4Hour, "$"+usd(pr.PublicIPv4Hour)+" per hour"))
+		serviceItems = append(serviceItems, item("Public IPv4", taskHours, "address-hours", 0, pr.PublicIPv4Hour, "$"+usd(pr.PublicIPv4Hour)+" per hour"))
 	}
-	service := newDesign(DesignService, fmt.Sprintf("Worker service on Fargate: %d x %g vCPU, %g GB, Linux/%s, %g h", p.Tasks, p.TaskVCPU, p.TaskMemoryGB, p.TaskArch, p.Hours), serviceItems, storeItems, store)
+	title := fmt.Sprintf("Worker service on Fargate: %d x %g vCPU, %g GB, Linux/%s, %g h", p.Tasks, p.TaskVCPU, p.TaskMemoryGB, p.TaskArch, p.Hours)
+	if p.TaskProfile != nil {
+		title = fmt.Sprintf("Worker service on Fargate: %g vCPU, %g GB, Linux/%s tasks, %s a day (%s on average), %g h",
+			p.TaskVCPU, p.TaskMemoryGB, p.TaskArch, p.TaskProfile, plural(p.TaskProfile.AverageTasks(), "task"), p.Hours)
+	}
+	service := newDesign(DesignService, title, serviceItems, storeItems, store)
 
 	return []Design{
 		lambda(DesignLambdaARM64, ARM64, pr.LambdaGBSecondARM64),
 		lambda(DesignLambdaX86, X86_64, pr.LambdaGBSecondX86),
 		service,
 	}
+}
+
+// idlePolls is the service's empty long polls in the month: each task's
+// Pollers, one per PollWait, all its hours.
+func (p Params) idlePolls() float64 {
+	return float64(p.Pollers) * p.TaskHours() * 3600 / p.PollWait.Seconds()
 }
 
 // usd formats a unit price with all its digits, at least two decimals and
@@ -233,7 +259,7 @@ func breakEven(p Params, name string) BreakEven {
 	points := []float64{0}
 	if p.FreeTierOn {
 		batchesPerOrder := 2 / float64(p.SQSBatch)
-		idlePolls := float64(p.Pollers) * p.Hours * 3600 / p.PollWait.Seconds()
+		idlePolls := p.idlePolls()
 		points = append(points,
 			p.Free.LambdaRequests,
 			p.Free.LambdaGBSeconds/p.GBSecondsPerOrder(),

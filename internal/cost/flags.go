@@ -1,8 +1,12 @@
 package cost
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"math"
+	"strconv"
+	"strings"
 )
 
 // RegisterFlags defines a flag for every parameter but Orders on fs, with
@@ -16,12 +20,14 @@ func (p *Params) RegisterFlags(fs *flag.FlagSet) {
 
 	fs.Float64Var(&p.TaskVCPU, "task-vcpu", p.TaskVCPU, "worker service: vCPU per Fargate task")
 	fs.Float64Var(&p.TaskMemoryGB, "task-memory", p.TaskMemoryGB, "worker service: memory per Fargate task, GB")
-	fs.IntVar(&p.Tasks, "tasks", p.Tasks, "worker service: number of always-on Fargate tasks")
+	fs.IntVar(&p.Tasks, "tasks", p.Tasks, "worker service: number of always-on Fargate tasks (N is --task-profile N@24h)")
+	fs.Var(&p.TaskProfile, "task-profile", "worker service: tasks over a day as auto scaling moves them, `TASKS@DURATION,...` covering 24h, repeated every day of --hours; one item may leave out @DURATION for the rest of the day (e.g. "+ProfileExample+"; instead of --tasks)")
+	fs.IntVar(&p.WorkersPerTask, "workers-per-task", p.WorkersPerTask, "worker service: worker goroutines per task (flashsale worker --workers), each paying one order per --duration: the service's capacity")
 	fs.StringVar(&p.TaskArch, "task-arch", p.TaskArch, "worker service: Fargate architecture, "+X86_64+" or "+ARM64)
-	fs.Float64Var(&p.Hours, "hours", p.Hours, "hours a month the service runs (730: the average month)")
+	fs.Float64Var(&p.Hours, "hours", p.Hours, "hours a month the service runs (730: the average month); with --task-profile, the month its day repeats over")
 	fs.BoolVar(&p.PublicIP, "public-ip", p.PublicIP, "worker service: each task has a public IPv4 address")
 	fs.IntVar(&p.SQSBatch, "sqs-batch", p.SQSBatch, "worker service: messages per SQS receive and delete")
-	fs.IntVar(&p.Pollers, "sqs-pollers", p.Pollers, "worker service: concurrent long polls, each one empty receive per --sqs-wait while idle")
+	fs.IntVar(&p.Pollers, "sqs-pollers", p.Pollers, "worker service: concurrent long polls per task, each one empty receive per --sqs-wait while idle")
 	fs.DurationVar(&p.PollWait, "sqs-wait", p.PollWait, "worker service: SQS long-poll wait")
 
 	st := &p.Store
@@ -48,6 +54,8 @@ func (p *Params) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&pr.DynamoDBReadsPerMillion, "price-dynamodb-reads", pr.DynamoDBReadsPerMillion, "USD per 1M DynamoDB read request units, on-demand, Standard table class"+src)
 	fs.Float64Var(&pr.DynamoDBStorageGBMonth, "price-dynamodb-storage", pr.DynamoDBStorageGBMonth, "USD per DynamoDB GB-month of storage, Standard table class"+src)
 
+	fs.Var((*volumeList)(&p.CurveOrders), "curve", "`ORDERS,...`: volumes of the curve, orders a month (default decades from 10000 to 1e8); the break-evens, the free tier's end, the service's capacity and --orders are always among them")
+
 	fr := &p.Free
 	fs.Float64Var(&fr.LambdaRequests, "free-lambda-requests", fr.LambdaRequests, "Lambda requests free each month"+src)
 	fs.Float64Var(&fr.LambdaGBSeconds, "free-lambda-gbs", fr.LambdaGBSeconds, "Lambda GB-seconds free each month"+src)
@@ -62,8 +70,19 @@ the processor Lambda (arm64 and x86_64: requests, and GB-seconds at --memory x
 --duration per order) against the always-on worker service (Fargate vCPU-hours and
 GB-hours for --tasks tasks of --task-vcpu and --task-memory, and its SQS requests),
 each with the HTTP API requests and SNS publishes in front of it and the order
-store behind it; then the totals and the break-even volume. Prices are %s
-public on-demand prices as of %s; override any of them with its flag.
+store behind it; then the totals, the break-even volume, and the curve: every
+design's total over volumes (decades, or --curve), the break-evens among them.
+Prices are %s public on-demand prices as of %s;
+override any of them with its flag.
+
+The worker service scales: --task-profile gives its tasks over a day instead of
+--tasks always on, as TASKS@DURATION items that cover 24h, repeated every day of
+the --hours month: %s is 2 tasks for 20 hours, 10 for 3 and
+40 for 1 (4.58 on average, 3,346 task-hours a month). One item may leave out
+@DURATION and take the rest of the day (40@1h,10@3h,2 is the same day); 0 tasks
+is a service scaled to zero; each span is at least a minute (Fargate's minimum).
+Each task runs --workers-per-task workers paying one order per --duration: the
+most the service can pay, which the output and the curve point out.
 
 The order store is the DynamoDB orders table (on-demand) that makes payments
 exactly-once in effect, the same in every design: per order --store-writes
@@ -75,4 +94,38 @@ shows its store's writes and reads per order and their cost per 1,000 orders.
 
 The study's ~$17/month service: the default task (0.5 vCPU, 1 GB, Linux/x86_64,
 730 h) is $18.02; 0.5 vCPU and 2 GB on arm64 is $17.02; the default task over a
-30-day month (--hours 720) is $17.77.`, PriceRegion, PriceDate)
+30-day month (--hours 720) is $17.77.`, PriceRegion, PriceDate, ProfileExample)
+
+// volumeList is a flag of comma-separated volumes, orders a month.
+type volumeList []float64
+
+func (v *volumeList) String() string {
+	if v == nil {
+		return ""
+	}
+	parts := make([]string, len(*v))
+	for i, n := range *v {
+		parts[i] = strconv.FormatFloat(n, 'g', -1, 64)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (v *volumeList) Set(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return errors.New("empty: give volumes, orders a month, such as 10000,1e5,1e6")
+	}
+	var list []float64
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		n, err := strconv.ParseFloat(part, 64)
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) || n < 0 {
+			return fmt.Errorf("%q: want a number of orders a month, 0 or more", part)
+		}
+		list = append(list, n)
+	}
+	if len(list) > MaxCurveOrders {
+		return fmt.Errorf("%d volumes: at most %d", len(list), MaxCurveOrders)
+	}
+	*v = list
+	return nil
+}

@@ -76,6 +76,10 @@ func WriteText(w io.Writer, e *Estimate) error {
 		fmt.Fprintln(ew, "they cost the same.")
 	}
 	fmt.Fprintf(ew, "  The worker service itself (Fargate and SQS) costs %s a month at this volume (the study: ~$17).\n", money(svc.Own))
+	fmt.Fprintf(ew, "  %s\n", capacityLine(e))
+	if p.Orders > e.CapacityOrders {
+		fmt.Fprintf(ew, "  %s orders/month are more than the worker service can pay: it needs more tasks or workers than this bill has (--tasks, --task-profile, --workers-per-task).\n", count(p.Orders))
+	}
 	if svc.Store == arm.Store && svc.Store == x86.Store {
 		fmt.Fprintf(ew, "  The order store (exactly-once) adds %s a month to every design, %s per 1,000 orders; it does not move the break-even.\n",
 			money(svc.Store.Monthly), perThousand(svc.Store.PerThousandOrders))
@@ -95,7 +99,54 @@ func WriteText(w io.Writer, e *Estimate) error {
 	for _, n := range e.Notes {
 		fmt.Fprintf(ew, "  Note: %s\n", n)
 	}
+	writeCurve(ew, e)
 	return ew.Err
+}
+
+// capacityLine says how many task-hours the worker service runs and what
+// it can pay.
+func capacityLine(e *Estimate) string {
+	p := e.Params
+	workers := fmt.Sprintf("%s per task and %v a payment", plural(float64(p.WorkersPerTask), "worker"), p.Duration)
+	if p.TaskProfile == nil {
+		return fmt.Sprintf("The worker service runs %s task-hours a month (%s always on); at %s it pays at most %.2f orders/s, %s orders/month.",
+			count(e.TaskHours), plural(float64(p.Tasks), "task"), workers, e.PeakOrdersPerSecond, count(e.CapacityOrders))
+	}
+	return fmt.Sprintf("The worker service runs %s task-hours a month (%s a day: %s on average, %d at the peak); at %s it pays at most %.2f orders/s at the peak, %s orders/month.",
+		count(e.TaskHours), p.TaskProfile, plural(e.AverageTasks, "task"), p.PeakTasks(), workers, e.PeakOrdersPerSecond, count(e.CapacityOrders))
+}
+
+// markText says what a marked point of the curve is.
+var markText = map[string]string{
+	MarkOrders:         "--orders",
+	MarkFreeTierEnd:    "Lambda free tier used up",
+	MarkBreakEvenARM64: "break-even, Lambda arm64",
+	MarkBreakEvenX86:   "break-even, Lambda x86_64",
+	MarkCapacity:       "the service's capacity",
+	MarkOverCapacity:   "past the service's capacity",
+}
+
+// writeCurve writes the curve: every design's total by volume.
+func writeCurve(w io.Writer, e *Estimate) {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Curve: each design's monthly total by volume, the order store included (volumes: --curve)")
+	fmt.Fprintln(w, "  The worker service as sized above at every volume: move it with --tasks or --task-profile, --task-vcpu, --task-memory, --task-arch; its capacity with --workers-per-task.")
+	rows := [][]string{{"ORDERS/MONTH", "ORDERS/S", "LAMBDA ARM64", "LAMBDA X86_64", "WORKER SERVICE", "CHEAPER", "NOTE"}}
+	for _, pt := range e.Curve {
+		cheaper := "same"
+		switch pt.Cheaper {
+		case CheaperLambda:
+			cheaper = "Lambda by " + money(pt.Saving)
+		case CheaperService:
+			cheaper = "service by " + money(pt.Saving)
+		}
+		var notes []string
+		for _, m := range pt.Marks {
+			notes = append(notes, markText[m])
+		}
+		rows = append(rows, []string{count(pt.Orders), count(pt.OrdersPerSecond), money(pt.LambdaARM64), money(pt.LambdaX86), money(pt.Service), cheaper, strings.Join(notes, "; ")})
+	}
+	writeTable(w, rows, []bool{true, true, true, true, true, false, false})
 }
 
 // storeLine says what the order store costs in a design.
