@@ -311,6 +311,14 @@ func (s *Store) Finish(ctx context.Context, id, holder string, status order.Stat
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	return s.updated(out, err, now, "finish", id, orderstore.ErrNotHolder)
+}
+
+// updated is the answer of an UpdateItem on an existing order (Finish,
+// Cancel): the new record, or, when the condition failed, the old one with
+// ErrNotFound, ErrFinished, or otherwise refused (the order is held by
+// another, or not in the state the change needs).
+func (s *Store) updated(out *dynamodb.UpdateItemOutput, err error, now time.Time, op, id string, refused error) (orderstore.Record, error) {
 	if old, failed := failedItem(err); failed {
 		r, ok, derr := s.decode(old, now)
 		switch {
@@ -321,11 +329,11 @@ func (s *Store) Finish(ctx context.Context, id, holder string, status order.Stat
 		case r.Finished():
 			return r, orderstore.ErrFinished
 		default:
-			return r, orderstore.ErrNotHolder
+			return r, refused
 		}
 	}
 	if err != nil {
-		return orderstore.Record{}, fmt.Errorf("dynamostore: finish %s: %w", id, err)
+		return orderstore.Record{}, fmt.Errorf("dynamostore: %s %s: %w", op, id, err)
 	}
 	r, _, err := s.decode(out.Attributes, now)
 	return r, err
@@ -349,22 +357,5 @@ func (s *Store) Cancel(ctx context.Context, id, reason string) (orderstore.Recor
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if old, failed := failedItem(err); failed {
-		r, ok, derr := s.decode(old, now)
-		switch {
-		case derr != nil:
-			return orderstore.Record{}, derr
-		case !ok:
-			return orderstore.Record{}, orderstore.ErrNotFound
-		case r.Finished():
-			return r, orderstore.ErrFinished
-		default:
-			return r, orderstore.ErrClaimed
-		}
-	}
-	if err != nil {
-		return orderstore.Record{}, fmt.Errorf("dynamostore: cancel %s: %w", id, err)
-	}
-	r, _, err := s.decode(out.Attributes, now)
-	return r, err
+	return s.updated(out, err, now, "cancel", id, orderstore.ErrClaimed)
 }
