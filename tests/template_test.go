@@ -533,16 +533,40 @@ func checkWiring(tp template) []string {
 		}
 	}
 
-	// ProcessorFunction subscribes to OrdersTopic, with a dead-letter queue.
+	// ProcessorFunction subscribes to OrdersTopic, with a dead-letter queue,
+	// unless Processor is service: a subscription of its own (a SAM event
+	// cannot be conditional) and SNS's permission to invoke it, both under
+	// the condition SubscribeProcessor.
+	if evs, _ := get(res["ProcessorFunction"], "Properties", "Events").(map[string]any); len(evs) > 0 {
+		fail("ProcessorFunction: Events %v: a SAM event cannot be conditional; subscribe it with ProcessorFunctionOrders", evs)
+	}
 	var sub any
-	evs, _ := get(res["ProcessorFunction"], "Properties", "Events").(map[string]any)
-	for _, ev := range evs {
-		if get(ev, "Type") == "SNS" && ref(get(ev, "Properties", "Topic")) == "OrdersTopic" {
-			sub = ev
+	for name, r := range res {
+		if tp.typeOf(name) == "AWS::SNS::Subscription" && get(r, "Properties", "Protocol") == "lambda" {
+			if fn, a := getAtt(get(r, "Properties", "Endpoint")); fn == "ProcessorFunction" && a == "Arn" && ref(get(r, "Properties", "TopicArn")) == "OrdersTopic" {
+				sub = r
+				if c := get(r, "Condition"); c != "SubscribeProcessor" {
+					fail("%s: Condition %v, want SubscribeProcessor (not subscribed when Processor is service)", name, c)
+				}
+			}
 		}
 	}
 	if sub == nil {
-		fail("ProcessorFunction has no SNS event on OrdersTopic")
+		fail("ProcessorFunction has no SNS subscription to OrdersTopic")
+	}
+	invokable := false
+	for name, r := range res {
+		if tp.typeOf(name) == "AWS::Lambda::Permission" && ref(get(r, "Properties", "FunctionName")) == "ProcessorFunction" {
+			if get(r, "Properties", "Principal") != "sns.amazonaws.com" || get(r, "Properties", "Action") != "lambda:InvokeFunction" ||
+				ref(get(r, "Properties", "SourceArn")) != "OrdersTopic" || get(r, "Condition") != get(sub, "Condition") {
+				fail("%s: want lambda:InvokeFunction for sns.amazonaws.com from OrdersTopic only, under the subscription's condition", name)
+				continue
+			}
+			invokable = true
+		}
+	}
+	if !invokable {
+		fail("no AWS::Lambda::Permission lets OrdersTopic invoke ProcessorFunction")
 	}
 	dlq, attr := getAtt(get(sub, "Properties", "RedrivePolicy", "deadLetterTargetArn"))
 	if tp.typeOf(dlq) != "AWS::SQS::Queue" || attr != "Arn" {
@@ -907,10 +931,21 @@ func TestTemplateWiringCatchesMistakes(t *testing.T) {
 	}{
 		{"route to another function", func(tp template) {
 			ev := get(tp.resources()["ApiFunction"], "Properties", "Events").(map[string]any)
-			proc := get(tp.resources()["ProcessorFunction"], "Properties", "Events").(map[string]any)
-			proc["Health"] = ev["Health"]
+			get(tp.resources()["ProcessorFunction"], "Properties").(map[string]any)["Events"] = map[string]any{"Health": ev["Health"]}
 			delete(ev, "Health")
 		}, "route GET /health reaches ProcessorFunction"},
+		{"processor subscribed through a SAM event", func(tp template) {
+			get(tp.resources()["ProcessorFunction"], "Properties").(map[string]any)["Events"] = map[string]any{
+				"Orders": map[string]any{"Type": "SNS", "Properties": map[string]any{"Topic": map[string]any{"Ref": "OrdersTopic"}}}}
+		}, "ProcessorFunction: Events"},
+		{"processor always subscribed", func(tp template) {
+			delete(tp.resources()["ProcessorFunctionOrders"].(map[string]any), "Condition")
+		}, "ProcessorFunctionOrders: Condition <nil>, want SubscribeProcessor"},
+		{"processor not subscribed", func(tp template) { delete(tp.resources(), "ProcessorFunctionOrders") }, "ProcessorFunction has no SNS subscription to OrdersTopic"},
+		{"SNS may not invoke the processor", func(tp template) { delete(tp.resources(), "ProcessorFunctionOrdersPermission") }, "no AWS::Lambda::Permission lets OrdersTopic invoke ProcessorFunction"},
+		{"anyone may invoke the processor", func(tp template) {
+			delete(get(tp.resources()["ProcessorFunctionOrdersPermission"], "Properties").(map[string]any), "SourceArn")
+		}, "ProcessorFunctionOrdersPermission: want lambda:InvokeFunction for sns.amazonaws.com from OrdersTopic only"},
 		{"route missing", func(tp template) {
 			delete(get(tp.resources()["ApiFunction"], "Properties", "Events").(map[string]any), "SyncOrder")
 		}, "route POST /orders/sync is missing"},
@@ -967,9 +1002,7 @@ func TestTemplateWiringCatchesMistakes(t *testing.T) {
 			get(tp.resources()["ApiFunction"], "Properties", "LoggingConfig").(map[string]any)["LogFormat"] = "Text"
 		}, "ApiFunction: LoggingConfig"},
 		{"no redrive policy", func(tp template) {
-			for _, ev := range get(tp.resources()["ProcessorFunction"], "Properties", "Events").(map[string]any) {
-				delete(get(ev, "Properties").(map[string]any), "RedrivePolicy")
-			}
+			delete(get(tp.resources()["ProcessorFunctionOrders"], "Properties").(map[string]any), "RedrivePolicy")
 		}, "RedrivePolicy does not target"},
 		{"no queue policy", func(tp template) { delete(tp.resources(), "OrdersDeadLetterQueuePolicy") }, "no AWS::SQS::QueuePolicy"},
 		{"processor uncapped", func(tp template) {

@@ -115,3 +115,64 @@ func TestPlanAndLoadUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanWorkerService runs the issue's command: the backlog per task to
+// aim at and the tasks the study's burst needs, in text and JSON.
+func TestPlanWorkerService(t *testing.T) {
+	args := []string{"plan", "--latency", "60s", "--payment-delay", "3s", "--workers-per-task", "20", "--runs", "1"}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{
+		"Worker service on ECS, scaled on backlog per task: 20 workers per task, latency 1m0s",
+		"one task pays               6.67 orders/s",
+		"paid within the latency     400 orders per task",
+		"in payment                  20 orders per task",
+		"backlog per task to aim at  380 visible messages per running task",
+		"tasks for real time         10",
+		"tasks holding the burst     10 (⌈λ·T / target⌉ = ⌈3,600 / 380⌉",
+		"tasks the burst needs       10",
+		"WorkersPerTask=20 PaymentDelay=3s BacklogPerTaskTarget=380 MaxTasks=10",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("plan output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+
+	stdout.Reset()
+	if code := run(context.Background(), append(args, "--json"), &stdout, &stderr); code != 0 {
+		t.Fatalf("json: exit %d: %s", code, stderr.String())
+	}
+	var got struct {
+		Service *struct {
+			Target int `json:"target_backlog_per_task"`
+			Tasks  int `json:"tasks"`
+		} `json:"service"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("json: %v\n%s", err, stdout.String())
+	}
+	if got.Service == nil || got.Service.Target != 380 || got.Service.Tasks != 10 {
+		t.Errorf("json service %+v, want target 380 and 10 tasks", got.Service)
+	}
+
+	// Without --workers-per-task, no section; --latency alone is a mistake.
+	stdout.Reset()
+	if code := run(context.Background(), []string{"plan", "--runs", "1"}, &stdout, &stderr); code != 0 || strings.Contains(stdout.String(), "Worker service") {
+		t.Errorf("plain plan: exit %d, worker service section shown: %v", code, strings.Contains(stdout.String(), "Worker service"))
+	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"plan", "--latency", "30s"}, "give --workers-per-task too"},
+		{[]string{"plan", "--workers-per-task", "-1"}, "--workers-per-task -1"},
+		{[]string{"plan", "--workers-per-task", "20", "--latency", "2s"}, "latency 2s: must be longer than one payment"},
+	} {
+		stderr.Reset()
+		if code := run(context.Background(), bad.args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), bad.want) {
+			t.Errorf("%v: exit %d, %s; want a usage error containing %q", bad.args, code, stderr.String(), bad.want)
+		}
+	}
+}

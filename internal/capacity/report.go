@@ -31,6 +31,9 @@ type Scenario struct {
 	// allows in the Region (DefaultConcurrencyQuota when zero): the report
 	// warns when the processor alone would need more.
 	ConcurrencyQuota int
+	// Service, when its WorkersPerTask is set, plans the worker service on
+	// ECS scaled on backlog per task for the same burst (PlanService).
+	Service Service
 }
 
 // DefaultConcurrencyQuota is AWS Lambda's default concurrent executions
@@ -52,6 +55,9 @@ type Report struct {
 	// requests whose deadline passed (this one), and on one that keeps
 	// paying for them (the studied system).
 	Abandoning, Keeping SyncMean
+	// Service is the worker service's scaling rule, when the scenario
+	// gives workers per task.
+	Service *ServicePlan
 }
 
 // OverQuota reports whether the processor Lambda alone would need more
@@ -75,6 +81,13 @@ func Build(sc Scenario) (Report, error) {
 		return Report{}, fmt.Errorf("concurrency quota %d: must be positive", sc.ConcurrencyQuota)
 	}
 	r := Report{Scenario: sc}
+	if sc.Service.WorkersPerTask != 0 {
+		sp, err := PlanService(sc.Service, sc.Rate, sc.Burst, sc.PaymentDelay)
+		if err != nil {
+			return Report{}, fmt.Errorf("worker service: %w", err)
+		}
+		r.Service = &sp
+	}
 	for _, n := range sc.Workers {
 		p, err := PlanBurst(Burst{Rate: sc.Rate, Duration: sc.Burst, PaymentDelay: sc.PaymentDelay, Workers: n})
 		if err != nil {
@@ -151,6 +164,9 @@ func (r Report) WriteText(w io.Writer) error {
 			num(math.Ceil(p0.LambdaConcurrency), 0), num(float64(sc.ConcurrencyQuota), 0))
 	}
 	fmt.Fprintf(b, "  drain = peak backlog / (workers / payment delay); the study rounded workers / delay to 2 decimals first\n")
+	if r.Service != nil {
+		r.Service.writeText(b)
+	}
 
 	m := r.Sync
 	fmt.Fprintf(b, "\nSynchronous path: %d users, %d slot(s), %v timeout, think %v-%v\n",
@@ -197,6 +213,18 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		WorkersForRealTime int     `json:"workers_for_real_time"`
 		LambdaConcurrency  float64 `json:"lambda_concurrency"`
 	}
+	type serviceJSON struct {
+		WorkersPerTask       int     `json:"workers_per_task"`
+		LatencySeconds       float64 `json:"latency_s"`
+		TaskRate             float64 `json:"task_rate"`
+		PaidWithinLatency    float64 `json:"paid_within_latency"`
+		InPayment            int     `json:"in_payment"`
+		TargetBacklogPerTask int     `json:"target_backlog_per_task"`
+		WaitAtTargetSeconds  float64 `json:"wait_at_target_s"`
+		TasksForRealTime     int     `json:"tasks_for_real_time"`
+		TasksForBacklog      int     `json:"tasks_for_backlog"`
+		Tasks                int     `json:"tasks"`
+	}
 	type simJSON struct {
 		Runs            int     `json:"runs"`
 		Requests        float64 `json:"requests"`
@@ -214,12 +242,13 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	}
 	sc := r.Scenario
 	out := struct {
-		Rate             float64    `json:"rate"`
-		BurstSeconds     float64    `json:"burst_s"`
-		DelaySeconds     float64    `json:"payment_delay_s"`
-		ConcurrencyQuota int        `json:"concurrency_quota"`
-		OverQuota        bool       `json:"over_concurrency_quota"`
-		Queue            []planJSON `json:"queue"`
+		Rate             float64      `json:"rate"`
+		BurstSeconds     float64      `json:"burst_s"`
+		DelaySeconds     float64      `json:"payment_delay_s"`
+		ConcurrencyQuota int          `json:"concurrency_quota"`
+		OverQuota        bool         `json:"over_concurrency_quota"`
+		Queue            []planJSON   `json:"queue"`
+		Service          *serviceJSON `json:"service,omitempty"`
 		Sync             struct {
 			Users                 int      `json:"users"`
 			Slots                 int      `json:"slots"`
@@ -246,6 +275,10 @@ func (r Report) MarshalJSON() ([]byte, error) {
 			p.PeakBacklog, p.DrainTime.Seconds(), sp.PeakBacklog, sp.DrainTime.Seconds(),
 			p.ClearTime.Seconds(), p.WorkersForRealTime, p.LambdaConcurrency,
 		})
+	}
+	if sp := r.Service; sp != nil {
+		out.Service = &serviceJSON{sp.WorkersPerTask, sp.Latency.Seconds(), sp.TaskRate, sp.PaidWithinLatency, sp.InPayment,
+			sp.TargetBacklogPerTask, sp.WaitAtTarget.Seconds(), sp.TasksForRealTime, sp.TasksForBacklog, sp.Tasks}
 	}
 	m := r.Sync
 	s := &out.Sync

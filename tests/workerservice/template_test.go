@@ -73,11 +73,11 @@ func get(v any, path ...string) any {
 	return v
 }
 
-// TestTemplateWorkerQueue checks the wiring of issue 4 in template.yaml: a
-// WorkerQueue parameter (default false) that adds the orders queue, raw
-// delivery from OrdersTopic, its dead-letter queue after 5 receives, a
-// visibility timeout several times the payment, and the queue's URL as an
-// output.
+// TestTemplateWorkerQueue checks the wiring of issue 4 in template.yaml: the
+// Processor parameter (default lambda; service or both run the worker
+// service) adds the orders queue, raw delivery from OrdersTopic, its
+// dead-letter queue after 5 receives, a visibility timeout several times the
+// payment, and the queue's URL as an output.
 func TestTemplateWorkerQueue(t *testing.T) {
 	tpl := loadTemplate(t)
 	res := func(name string) map[string]any {
@@ -94,12 +94,12 @@ func TestTemplateWorkerQueue(t *testing.T) {
 			t.Errorf("%s = %v, want %v", what, got, want)
 		}
 	}
-	check("WorkerQueue default", get(tpl, "Parameters", "WorkerQueue", "Default"), "false")
-	check("CreateWorkerQueue", get(tpl, "Conditions", "CreateWorkerQueue"),
-		map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "WorkerQueue"}, "true"}})
+	check("Processor default", get(tpl, "Parameters", "Processor", "Default"), "lambda")
+	check("RunService", get(tpl, "Conditions", "RunService"),
+		map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "Processor"}, "lambda"}}}})
 
 	for _, name := range []string{"WorkerOrdersQueue", "WorkerDeadLetterQueue", "WorkerOrdersQueuePolicy", "WorkerOrdersSubscription"} {
-		check(name+" condition", res(name)["Condition"], "CreateWorkerQueue")
+		check(name+" condition", res(name)["Condition"], "RunService")
 	}
 	q := res("WorkerOrdersQueue")
 	check("queue type", q["Type"], "AWS::SQS::Queue")
@@ -139,5 +139,5 @@ func TestTemplateWorkerQueue(t *testing.T) {
 	check("policy queue", get(res("WorkerOrdersQueuePolicy"), "Properties", "Queues"), []any{map[string]any{"Ref": "WorkerOrdersQueue"}})
 
 	check("WorkerQueueUrl output", get(tpl, "Outputs", "WorkerQueueUrl", "Value"), map[string]any{"Ref": "WorkerOrdersQueue"})
-	check("WorkerQueueUrl condition", get(tpl, "Outputs", "WorkerQueueUrl", "Condition"), "CreateWorkerQueue")
+	check("WorkerQueueUrl condition", get(tpl, "Outputs", "WorkerQueueUrl", "Condition"), "RunService")
 }

@@ -369,8 +369,13 @@ func (c *Consumer) VisibilityTimeout() time.Duration { return c.vt }
 // SQS's side and their backoffs, once for a batch that may be in progress
 // ahead of it and once for its own. A caller that bounds Ack (or Nack) with
 // a shorter deadline may see a delete reported failed that then succeeds.
-func (c *Consumer) SettleBudget() time.Duration {
-	one := time.Duration(deleteRetries+1) * c.cfg.CallTimeout
+func (c *Consumer) SettleBudget() time.Duration { return SettleBudgetFor(c.cfg.CallTimeout) }
+
+// SettleBudgetFor is the SettleBudget of a consumer whose calls have the
+// deadline callTimeout: how long the delete of a message paid just before
+// a shutdown may take (a stop timeout covers it after the payment).
+func SettleBudgetFor(callTimeout time.Duration) time.Duration {
+	one := time.Duration(deleteRetries+1) * callTimeout
 	for i, b := 0, deleteBackoff; i < deleteRetries; i, b = i+1, b*2 {
 		one += b
 	}
