@@ -49,6 +49,22 @@ sam-tests:
 clean:
 	rm -rf $(BIN) .aws-sam
 
+# ---- The worker service's container image: see README, Container image -------
+.PHONY: image image-push
+
+IMAGE_DIR       ?= $(BIN)/image
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+
+## image: build the worker's OCI image (linux/amd64 + linux/arm64, nothing pulled, reproducible) into bin/image; load this machine's into Docker as flashsale:latest when one answers
+image:
+	$(GO) run ./tools/image build --out $(IMAGE_DIR) --platforms $(IMAGE_PLATFORMS)
+
+## image-push: build, then push the image index to REPO (make image-push REPO=<account>.dkr.ecr.<region>.amazonaws.com/flashsale) with docker login's credentials
+image-push:
+	@test -n "$(REPO)" || { echo "usage: make image-push REPO=<registry>/flashsale (e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/flashsale)" >&2; exit 2; }
+	@$(MAKE) --no-print-directory image
+	$(GO) run ./tools/image push --layout $(IMAGE_DIR)/oci --repo $(REPO)
+
 # ---- Tools the SAM and Docker tests need --------------------------------------
 .PHONY: tools tools-check lambda-base-image
 

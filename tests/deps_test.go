@@ -29,6 +29,8 @@ var forbidden = []struct{ prefix, what string }{
 	{"flashsale/internal/depth", "the queue-depth timeline"},
 	{"flashsale/internal/server", "the local server"},
 	{"net/rpc", "the legacy RPC runtime (build with -tags lambda.norpc)"},
+	{"github.com/google/go-containerregistry", "the container image builder"},
+	{"flashsale/internal/ociimage", "the container image builder"},
 	// The SDK's default configuration loader and the credential providers
 	// it brings (shared files, SSO, STS, IMDS): a function never runs them,
 	// and reads its region and role credentials from the Lambda
@@ -127,5 +129,33 @@ func TestFunctionDependencies(t *testing.T) {
 	}
 	if seen < 2 {
 		t.Fatalf("found %d functions in functions/, want api and processor", seen)
+	}
+}
+
+// TestImageBuilderNotLinked: the container image builder (tools/image,
+// internal/ociimage, go-containerregistry) is a build tool: the flashsale
+// CLI, which the image and every user run, does not link it.
+func TestImageBuilderNotLinked(t *testing.T) {
+	deps := func(pkg string) []string {
+		cmd := exec.Command("go", "list", "-deps", pkg)
+		cmd.Dir = repoRoot
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pkg, err)
+		}
+		return strings.Fields(string(out))
+	}
+	builder := []string{"flashsale/internal/ociimage", "github.com/google/go-containerregistry/pkg/v1/remote"}
+	cli := deps("./cmd/flashsale")
+	for _, d := range cli {
+		if d == "flashsale/internal/ociimage" || strings.HasPrefix(d, "github.com/google/go-containerregistry/") {
+			t.Errorf("cmd/flashsale links %s (the container image builder)", d)
+		}
+	}
+	tool := deps("./tools/image")
+	for _, want := range builder {
+		if !slices.Contains(tool, want) {
+			t.Errorf("tools/image does not link %s: is it still the image builder?", want)
+		}
 	}
 }

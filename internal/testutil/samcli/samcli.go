@@ -76,6 +76,34 @@ func BaseImage(arch string) string {
 	return "public.ecr.aws/lambda/provided:al2023-" + arch
 }
 
+// EngineHint says how to get a running Docker Engine.
+const EngineHint = "install Docker Engine and start it: `make tools` (scripts/tools install; scripts/tools docker-up starts dockerd)"
+
+// DockerEngine checks that the docker client is installed and a Docker
+// Engine answers it, and returns the engine's version. When not, the test
+// fails with EngineHint if the CI environment variable is set, and is
+// skipped with it otherwise.
+func DockerEngine(t testing.TB) string {
+	t.Helper()
+	if _, err := exec.LookPath("docker"); err != nil {
+		engineMissing(t, "docker is not installed")
+	}
+	out, err := docker(10*time.Second, "info", "--format", "{{.ServerVersion}}")
+	if err != nil {
+		engineMissing(t, "no Docker Engine answers (%v: %s)", err, out)
+	}
+	return out
+}
+
+func engineMissing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...) + ": " + EngineHint
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
 // Docker checks that a Docker Engine answers and that SAM's base image for
 // this machine is there, and arranges for every SAM function container the
 // test leaves behind to be removed at its end.
