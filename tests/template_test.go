@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -1459,5 +1460,45 @@ func TestTemplateJwtAuthorizer(t *testing.T) {
 				t.Errorf("errors %q, want one containing %q", errs, m.want)
 			}
 		})
+	}
+}
+
+// ruleFunctions are the intrinsic functions CloudFormation allows in Rules.
+var ruleFunctions = map[string]bool{"Fn::And": true, "Fn::Contains": true, "Fn::EachMemberEquals": true,
+	"Fn::EachMemberIn": true, "Fn::Equals": true, "Fn::Not": true, "Fn::Or": true, "Fn::RefAll": true,
+	"Fn::ValueOf": true, "Fn::ValueOfAll": true, "Ref": true}
+
+// badRuleFunctions lists the intrinsic functions in v that Rules do not take.
+func badRuleFunctions(v any) []string {
+	var bad []string
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if (strings.HasPrefix(k, "Fn::") || k == "Ref") && !ruleFunctions[k] {
+				bad = append(bad, k)
+			}
+			bad = append(bad, badRuleFunctions(x)...)
+		}
+	case []any:
+		for _, x := range v {
+			bad = append(bad, badRuleFunctions(x)...)
+		}
+	}
+	return bad
+}
+
+func TestRulesUseRuleFunctions(t *testing.T) {
+	tp := template(loadTemplate(t, filepath.Join(repoRoot, "template.yaml")))
+	rules, _ := get(tp, "Rules").(map[string]any)
+	if len(rules) == 0 {
+		t.Fatal("no Rules in the template")
+	}
+	for name, r := range rules {
+		if bad := badRuleFunctions(r); len(bad) > 0 {
+			t.Errorf("rule %s uses %v: CloudFormation rules take only %v", name, bad, slices.Sorted(maps.Keys(ruleFunctions)))
+		}
+	}
+	if bad := badRuleFunctions(map[string]any{"Fn::Join": []any{"", map[string]any{"Ref": "X"}}}); len(bad) != 1 {
+		t.Errorf("badRuleFunctions missed Fn::Join: %v", bad)
 	}
 }
