@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"go.yaml.in/yaml/v3"
 
+	"flashsale/internal/ociimage"
 	"flashsale/internal/orderstore/dynamostore"
 	"flashsale/internal/serverless"
 )
@@ -1500,5 +1501,27 @@ func TestRulesUseRuleFunctions(t *testing.T) {
 	}
 	if bad := badRuleFunctions(map[string]any{"Fn::Join": []any{"", map[string]any{"Ref": "X"}}}); len(bad) != 1 {
 		t.Errorf("badRuleFunctions missed Fn::Join: %v", bad)
+	}
+}
+
+// TestTaskDefinitionMatchesImage: the ECS task runs the binary where the
+// image puts it, and its health check and listen address use the image's
+// health port.
+func TestTaskDefinitionMatchesImage(t *testing.T) {
+	tp := template(loadTemplate(t, filepath.Join(repoRoot, "template.yaml")))
+	defs := anySlice(get(tp.resources()["WorkerTaskDefinition"], "Properties", "ContainerDefinitions"))
+	if len(defs) != 1 {
+		t.Fatalf("%d container definitions, want 1", len(defs))
+	}
+	c := defs[0]
+	if ep := anySlice(get(c, "EntryPoint")); len(ep) == 0 || str(ep[0]) != ociimage.Binary {
+		t.Errorf("EntryPoint %v, want the image's binary %s first", ep, ociimage.Binary)
+	}
+	health := fmt.Sprint(get(c, "HealthCheck", "Command"))
+	if !strings.Contains(health, ociimage.Binary) || !strings.Contains(health, fmt.Sprintf(":%d/health", ociimage.HealthPort)) {
+		t.Errorf("health check %s: want %s probing port %d", health, ociimage.Binary, ociimage.HealthPort)
+	}
+	if cmd := fmt.Sprint(get(c, "Command")); !strings.Contains(cmd, fmt.Sprintf("0.0.0.0:%d", ociimage.HealthPort)) {
+		t.Errorf("Command %s: want the worker listening on 0.0.0.0:%d", cmd, ociimage.HealthPort)
 	}
 }
