@@ -21,6 +21,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -370,20 +371,11 @@ func (a *API) ordersOther(w http.ResponseWriter, r *http.Request) {
 	switch rest := r.URL.Path[len("/orders/"):]; {
 	case rest == "sync" || rest == "async":
 		a.methodNotAllowed("POST")(w, r)
-	case rest != "" && !containsSlash(rest):
+	case rest != "" && !strings.Contains(rest, "/"):
 		a.methodNotAllowed("GET, HEAD")(w, r)
 	default:
 		a.notFound(w, r)
 	}
-}
-
-func containsSlash(s string) bool {
-	for i := range len(s) {
-		if s[i] == '/' {
-			return true
-		}
-	}
-	return false
 }
 
 // storeFailed answers 503 when the order store cannot be reached.

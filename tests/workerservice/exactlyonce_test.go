@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -19,7 +18,6 @@ import (
 
 	"flashsale/internal/order"
 	"flashsale/internal/orderstore/dynamostore"
-	"flashsale/internal/payment/books"
 	"flashsale/internal/testutil/moto"
 )
 
@@ -106,19 +104,7 @@ func testExactlyOnce(t *testing.T, srv *moto.Server) {
 		attempts += rec.Attempts
 	}
 
-	f, err := os.Open(booksFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	entries, err := books.Parse(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	charges := map[string]int{}
-	for _, e := range entries {
-		charges[e.Key]++
-	}
+	charges, charged := chargesIn(t, booksFile)
 	logged := map[string]map[string]int{} // order -> charged|replayed -> records, both workers
 	for _, w := range []*proc{w1, w2} {
 		for _, r := range w.records() {
@@ -148,7 +134,7 @@ func testExactlyOnce(t *testing.T, srv *moto.Server) {
 	m := w2.metrics()
 	t.Logf("%d orders (+%d duplicates each): worker-1 killed with %v paid and %v in flight; store %v; %d charges in the books "+
 		"(max 1 per order); %d claims in all (%.2f per order); %d payments answered from the idempotency key; worker-2 skipped %v duplicates",
-		orders, dupes, before[completed], before[inFlight], statuses, len(entries), attempts, float64(attempts)/orders, replays, m[dups])
+		orders, dupes, before[completed], before[inFlight], statuses, charged, attempts, float64(attempts)/orders, replays, m[dups])
 	if c := s.counts(t, s.dlqURL); c.Total() != 0 {
 		t.Errorf("dead-letter queue holds %+v, want nothing", c)
 	}

@@ -29,6 +29,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"flashsale/internal/order"
+	"flashsale/internal/payment/books"
 	"flashsale/internal/queue/queuetest"
 	"flashsale/internal/queue/sns"
 	"flashsale/internal/queue/sqs"
@@ -311,23 +312,35 @@ func (p *proc) wait(within time.Duration) int {
 }
 
 // records are the JSON log records of the process.
-func (p *proc) records() []map[string]any {
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(p.out.String()))
+func (p *proc) records() []map[string]any { return logRecords(p.out.String()) }
+
+// record is the last record with this message, or nil.
+func (p *proc) record(msg string) map[string]any { return lastRecord(p.records(), msg) }
+
+// paid counts the orders the process logged as paid, by order ID.
+func (p *proc) paid() map[string]int {
+	paid, _ := paidIn(p.records())
+	return paid
+}
+
+// logRecords are the lines of a worker's output that are JSON objects.
+func logRecords(out string) []map[string]any {
+	var recs []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		var r map[string]any
 		if json.Unmarshal(sc.Bytes(), &r) == nil {
-			out = append(out, r)
+			recs = append(recs, r)
 		}
 	}
-	return out
+	return recs
 }
 
-// record is the last record with this message, or nil.
-func (p *proc) record(msg string) map[string]any {
+// lastRecord is the last of recs with this message, or nil.
+func lastRecord(recs []map[string]any, msg string) map[string]any {
 	var last map[string]any
-	for _, r := range p.records() {
+	for _, r := range recs {
 		if r["msg"] == msg {
 			last = r
 		}
@@ -335,16 +348,55 @@ func (p *proc) record(msg string) map[string]any {
 	return last
 }
 
-// paid counts the orders the process logged as paid, by order ID.
-func (p *proc) paid() map[string]int {
-	out := map[string]int{}
-	for _, r := range p.records() {
+// paidIn counts the "order paid" records of recs by order ID, and those of
+// them the provider charged (not answered from the idempotency key).
+func paidIn(recs []map[string]any) (paid, charged map[string]int) {
+	paid, charged = map[string]int{}, map[string]int{}
+	for _, r := range recs {
 		if r["msg"] == "order paid" {
 			id, _ := r["order_id"].(string)
-			out[id]++
+			paid[id]++
+			if r["charged"] != false {
+				charged[id]++
+			}
 		}
 	}
-	return out
+	return paid, charged
+}
+
+// drainIDs drains the queue at url and returns the IDs of the orders its
+// messages carried.
+func (s *stack) drainIDs(t *testing.T, url string) []string {
+	t.Helper()
+	var ids []string
+	for _, b := range s.drain(t, url) {
+		o, err := order.Unmarshal([]byte(b))
+		if err != nil {
+			t.Fatalf("queued body %q: %v", b, err)
+		}
+		ids = append(ids, o.ID)
+	}
+	return ids
+}
+
+// chargesIn counts the charges of each order in a payment books file, and
+// all of them.
+func chargesIn(t *testing.T, path string) (map[string]int, int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	entries, err := books.Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	charges := map[string]int{}
+	for _, e := range entries {
+		charges[e.Key]++
+	}
+	return charges, len(entries)
 }
 
 // metrics scrapes the process's /metrics: value by series, with labels as

@@ -1,9 +1,7 @@
 package workerservice_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +21,6 @@ import (
 	"flashsale/internal/order"
 	"flashsale/internal/orderstore"
 	"flashsale/internal/orderstore/dynamostore"
-	"flashsale/internal/payment/books"
 	"flashsale/internal/testutil/moto"
 	"flashsale/internal/testutil/samcli"
 )
@@ -172,45 +169,14 @@ func (c *container) logs() string {
 	return string(out)
 }
 
-func (c *container) records() []map[string]any {
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(c.logs()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var r map[string]any
-		if json.Unmarshal(sc.Bytes(), &r) == nil {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+func (c *container) records() []map[string]any { return logRecords(c.logs()) }
 
 // record is the last record with this message, or nil.
-func (c *container) record(msg string) map[string]any {
-	var last map[string]any
-	for _, r := range c.records() {
-		if r["msg"] == msg {
-			last = r
-		}
-	}
-	return last
-}
+func (c *container) record(msg string) map[string]any { return lastRecord(c.records(), msg) }
 
 // paid counts the orders the container logged as paid, by order ID, and
 // those of them the provider charged (not answered from the idempotency key).
-func (c *container) paid() (paid, charged map[string]int) {
-	paid, charged = map[string]int{}, map[string]int{}
-	for _, r := range c.records() {
-		if r["msg"] == "order paid" {
-			id, _ := r["order_id"].(string)
-			paid[id]++
-			if r["charged"] != false {
-				charged[id]++
-			}
-		}
-	}
-	return paid, charged
-}
+func (c *container) paid() (paid, charged map[string]int) { return paidIn(c.records()) }
 
 // metrics scrapes the container's /metrics through its published port.
 func (c *container) metrics() map[string]float64 {
@@ -400,14 +366,7 @@ func testImageStop(t *testing.T, srv *moto.Server) {
 	if q.Visible != n-workers || q.NotVisible != 0 {
 		t.Errorf("queue after the stop %+v, want %d visible and none in flight", q, n-workers)
 	}
-	var left []string
-	for _, b := range s.drain(t, s.queueURL) {
-		o, err := order.Unmarshal([]byte(b))
-		if err != nil {
-			t.Fatalf("queued body %q: %v", b, err)
-		}
-		left = append(left, o.ID)
-	}
+	left := s.drainIDs(t, s.queueURL)
 	var unpaid []string
 	st := statuses(t, store, ids)
 	for _, id := range ids {
@@ -480,19 +439,7 @@ func testImageKill(t *testing.T, srv *moto.Server) {
 	took := time.Since(killedAt)
 	paid2, charged2 := c2.paid()
 
-	f, err := os.Open(filepath.Join(dir, "charges"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	entries, err := books.Parse(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	charges := map[string]int{}
-	for _, e := range entries {
-		charges[e.Key]++
-	}
+	charges, charged := chargesIn(t, filepath.Join(dir, "charges"))
 	replays := 0
 	for _, id := range ids {
 		if charges[id] != 1 {
@@ -511,5 +458,5 @@ func testImageKill(t *testing.T, srv *moto.Server) {
 	}
 	t.Logf("docker kill with %d paid and %v in flight; worker-2 paid the other %d within %v of the kill (visibility timeout %ds), "+
 		"%d answered from the idempotency key; %d charges in the books for %d orders, all completed",
-		len(paid1), before[inFlight], len(paid2), took.Round(time.Millisecond), vt, replays, len(entries), n)
+		len(paid1), before[inFlight], len(paid2), took.Round(time.Millisecond), vt, replays, charged, n)
 }

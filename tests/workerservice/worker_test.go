@@ -269,14 +269,7 @@ func testSIGTERM(t *testing.T, srv *moto.Server) {
 	if c.Visible != n-workers || c.NotVisible != 0 {
 		t.Errorf("queue after exit %+v, want %d visible and none in flight", c, n-workers)
 	}
-	var left []string
-	for _, b := range s.drain(t, s.queueURL) {
-		o, err := order.Unmarshal([]byte(b))
-		if err != nil {
-			t.Fatalf("queued body %q: %v", b, err)
-		}
-		left = append(left, o.ID)
-	}
+	left := s.drainIDs(t, s.queueURL)
 	var unpaid []string
 	for _, id := range ids {
 		if paid[id] == 0 {

@@ -33,10 +33,16 @@ const SetupHint = "run `make tools` (scripts/tools: the pinned SAM CLI in .venv/
 // starts (samcli/local/docker/lambda_container.py).
 const ContainerLabel = "sam.cli.container.type"
 
-// missing fails the test in CI and skips it elsewhere.
+// missing fails the test in CI and skips it elsewhere, with SetupHint.
 func missing(t testing.TB, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...) + ": " + SetupHint
+	missingWith(t, SetupHint, format, args...)
+}
+
+// missingWith fails the test in CI and skips it elsewhere, with hint.
+func missingWith(t testing.TB, hint, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...) + ": " + hint
 	if os.Getenv("CI") != "" {
 		t.Fatal(msg)
 	}
@@ -85,23 +91,22 @@ const EngineHint = "install Docker Engine and start it: `make tools` (scripts/to
 // skipped with it otherwise.
 func DockerEngine(t testing.TB) string {
 	t.Helper()
+	return engine(t, EngineHint)
+}
+
+// engine checks that the docker client is installed and a Docker Engine
+// answers it, and returns the engine's version; when not, the test is
+// missing what hint says.
+func engine(t testing.TB, hint string) string {
+	t.Helper()
 	if _, err := exec.LookPath("docker"); err != nil {
-		engineMissing(t, "docker is not installed")
+		missingWith(t, hint, "docker is not installed")
 	}
 	out, err := docker(10*time.Second, "info", "--format", "{{.ServerVersion}}")
 	if err != nil {
-		engineMissing(t, "no Docker Engine answers (%v: %s)", err, out)
+		missingWith(t, hint, "no Docker Engine answers (%v: %s)", err, out)
 	}
 	return out
-}
-
-func engineMissing(t testing.TB, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...) + ": " + EngineHint
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
 }
 
 // Docker checks that a Docker Engine answers and that SAM's base image for
@@ -109,12 +114,7 @@ func engineMissing(t testing.TB, format string, args ...any) {
 // test leaves behind to be removed at its end.
 func Docker(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("docker"); err != nil {
-		missing(t, "docker is not installed")
-	}
-	if out, err := docker(10*time.Second, "info", "--format", "{{.ServerVersion}}"); err != nil {
-		missing(t, "no Docker Engine answers (%v: %s)", err, out)
-	}
+	engine(t, SetupHint)
 	if _, err := docker(10*time.Second, "image", "inspect", BaseImage(Arch())); err != nil {
 		missing(t, "SAM's base image %s is not here (make lambda-base-image)", BaseImage(Arch()))
 	}
