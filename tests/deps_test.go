@@ -31,6 +31,10 @@ var forbidden = []struct{ prefix, what string }{
 	{"net/rpc", "the legacy RPC runtime (build with -tags lambda.norpc)"},
 	{"github.com/google/go-containerregistry", "the container image builder"},
 	{"flashsale/internal/ociimage", "the container image builder"},
+	// Tests only: the EMF records are checked against the specification's
+	// JSON schema in tests, never in a function.
+	{"github.com/santhosh-tekuri/jsonschema", "the JSON-schema validator (tests only)"},
+	{"flashsale/internal/testutil", "test helpers"},
 	// The SDK's default configuration loader and the credential providers
 	// it brings (shared files, SSO, STS, IMDS): a function never runs them,
 	// and reads its region and role credentials from the Lambda
@@ -84,13 +88,14 @@ func TestFunctionDependencies(t *testing.T) {
 	}
 	extra := map[string]struct{ must, mustNot []string }{
 		"api": {must: []string{"flashsale/internal/httpapi", "flashsale/internal/queue/sns",
-			"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter", "github.com/aws/aws-sdk-go-v2/service/sns",
+			"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter", "github.com/aws/aws-sdk-go-v2/service/sns", "flashsale/internal/emf",
 			"flashsale/internal/orderstore/dynamostore", "github.com/aws/aws-sdk-go-v2/service/dynamodb"}},
 		// The processor links the DynamoDB client of the order store, and
 		// nothing else of the SDK's services.
 		"processor": {must: []string{"flashsale/internal/order", "flashsale/internal/payment", "github.com/aws/aws-lambda-go/events",
 			"github.com/aws/aws-lambda-go/lambdacontext", "log/slog", "flashsale/internal/payonce",
-			"flashsale/internal/orderstore/dynamostore", "github.com/aws/aws-sdk-go-v2/service/dynamodb"},
+			"flashsale/internal/orderstore/dynamostore", "github.com/aws/aws-sdk-go-v2/service/dynamodb",
+			"flashsale/internal/emf"},
 			mustNot: []string{"github.com/aws/aws-sdk-go-v2/service/sns", "github.com/aws/aws-sdk-go-v2/service/sqs",
 				"github.com/awslabs/aws-lambda-go-api-proxy", "flashsale/internal/httpapi", "flashsale/internal/queue"}},
 	}

@@ -15,6 +15,10 @@
 // (AWS_ENDPOINT_URL_SNS and AWS_ENDPOINT_URL_DYNAMODB point it at a local
 // emulator).
 //
+// Every invocation writes one CloudWatch Embedded Metric Format record to
+// standard output (namespace flashsale: ColdStart, and InitDuration on a
+// cold start, with the function's name as dimension).
+//
 // Every request's context ends serverless.DefaultDeadlineMargin before the
 // Lambda deadline, so that the handler's own JSON 503 or 504 is returned
 // before Lambda times the invocation out.
@@ -42,7 +46,8 @@ import (
 func main() {
 	log := serverless.NewLogger(os.Stdout, "api", os.Getenv(serverless.EnvLogLevel))
 	inv := serverless.NewInvocations(serverless.ProcessStart(), nil)
-	h, err := build(context.Background(), log, inv)
+	metrics := serverless.NewMetrics(os.Stdout, serverless.FunctionName("api"), nil)
+	h, err := build(context.Background(), log, inv, metrics)
 	if err != nil {
 		log.Error("api not started", "error", err.Error())
 		os.Exit(1)
@@ -51,7 +56,7 @@ func main() {
 	lambda.Start(h)
 }
 
-func build(ctx context.Context, log *slog.Logger, inv *serverless.Invocations) (serverless.HTTPHandler, error) {
+func build(ctx context.Context, log *slog.Logger, inv *serverless.Invocations, metrics *serverless.Metrics) (serverless.HTTPHandler, error) {
 	env, err := serverless.APIFromEnv(os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
@@ -92,7 +97,7 @@ func build(ctx context.Context, log *slog.Logger, inv *serverless.Invocations) (
 	}
 	adapter := httpadapter.NewV2(api)
 	h := serverless.WithDeadlineMargin(adapter.ProxyWithContext, serverless.DefaultDeadlineMargin, nil)
-	return serverless.LogRequests(h, log, inv, nil), nil
+	return serverless.LogRequestsWithMetrics(h, log, inv, metrics, nil), nil
 }
 
 // requestID names a sync request's claim after its Lambda request.

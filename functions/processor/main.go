@@ -6,6 +6,11 @@
 // ORDERS_TABLE, so that SNS and Lambda retries, and a worker subscribed to
 // the same topic, pay it once.
 //
+// Every invocation writes one CloudWatch Embedded Metric Format record to
+// standard output (namespace flashsale: ColdStart, InitDuration on a cold
+// start, PaymentDuration of each payment, with the function's name as
+// dimension).
+//
 // Environment: ORDERS_TABLE, PAYMENT_DELAY (default 3s), PAYMENT_DECLINE_RATE
 // (default 0), PAYMENT_SEED, AWS_LAMBDA_LOG_LEVEL, and the AWS SDK's own
 // settings (AWS_ENDPOINT_URL_DYNAMODB points it at a local emulator).
@@ -26,7 +31,8 @@ import (
 func main() {
 	log := serverless.NewLogger(os.Stdout, "processor", os.Getenv(serverless.EnvLogLevel))
 	inv := serverless.NewInvocations(serverless.ProcessStart(), nil)
-	h, err := build(log, inv)
+	metrics := serverless.NewMetrics(os.Stdout, serverless.FunctionName("processor"), nil)
+	h, err := build(log, inv, metrics)
 	if err != nil {
 		log.Error("processor not started", "error", err.Error())
 		os.Exit(1)
@@ -35,7 +41,7 @@ func main() {
 	lambda.Start(h.Handle)
 }
 
-func build(log *slog.Logger, inv *serverless.Invocations) (*serverless.Processor, error) {
+func build(log *slog.Logger, inv *serverless.Invocations, metrics *serverless.Metrics) (*serverless.Processor, error) {
 	cfg, err := serverless.PaymentFromEnv(os.Getenv)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
@@ -54,5 +60,5 @@ func build(log *slog.Logger, inv *serverless.Invocations) (*serverless.Processor
 	if err != nil {
 		return nil, fmt.Errorf("order store: %w", err)
 	}
-	return serverless.NewProcessor(serverless.ProcessorConfig{Payer: payer, Store: store, Logger: log, Invocations: inv})
+	return serverless.NewProcessor(serverless.ProcessorConfig{Payer: payer, Store: store, Logger: log, Invocations: inv, Metrics: metrics})
 }

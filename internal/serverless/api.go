@@ -49,6 +49,13 @@ func WithDeadlineMargin(h HTTPHandler, margin time.Duration, now func() time.Tim
 // cold_start and, on the first invocation, init_ms (and ready_ms when the
 // function marked itself ready). now is the clock (time.Now when nil).
 func LogRequests(h HTTPHandler, log *slog.Logger, inv *Invocations, now func() time.Time) HTTPHandler {
+	return LogRequestsWithMetrics(h, log, inv, nil, now)
+}
+
+// LogRequestsWithMetrics is LogRequests that also writes, after each
+// invocation, its EMF record (cold start and init duration) to m; a nil m
+// writes none.
+func LogRequestsWithMetrics(h HTTPHandler, log *slog.Logger, inv *Invocations, m *Metrics, now func() time.Time) HTTPHandler {
 	if now == nil {
 		now = time.Now
 	}
@@ -73,6 +80,9 @@ func LogRequests(h HTTPHandler, log *slog.Logger, inv *Invocations, now func() t
 			level = slog.LevelWarn
 		}
 		log.Log(ctx, level, "request", attrs...)
+		if merr := m.Invocation(ctx, i, nil); merr != nil {
+			log.ErrorContext(ctx, "metrics not written", "error", merr.Error())
+		}
 		return resp, err
 	}
 }

@@ -40,10 +40,7 @@ func ProcessStart() time.Time { return processstart.Time() }
 // when it is unset). Keys follow Lambda's JSON log format (timestamp,
 // message); the level comes from AWS_LAMBDA_LOG_LEVEL (INFO by default).
 func NewLogger(w io.Writer, fallback string, levelName string) *slog.Logger {
-	name := lambdacontext.FunctionName
-	if name == "" {
-		name = fallback
-	}
+	name := FunctionName(fallback)
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: ParseLevel(levelName), ReplaceAttr: lambdacontext.ReplaceAttr})
 	return slog.New(requestIDHandler{h}).With(FieldFunction, name)
 }

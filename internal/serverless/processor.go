@@ -61,6 +61,9 @@ type ProcessorConfig struct {
 	Invocations *Invocations
 	// Now is the clock for durations; time.Now when nil.
 	Now func() time.Time
+	// Metrics, when set, receives one EMF record per invocation: cold
+	// start, init duration and the payments' durations.
+	Metrics *Metrics
 }
 
 // Processor is the SNS handler of the processor Lambda: it decodes the order
@@ -112,13 +115,23 @@ func NewProcessor(cfg ProcessorConfig) (*Processor, error) {
 func (p *Processor) Handle(ctx context.Context, ev events.SNSEvent) error {
 	inv := p.cfg.Invocations.Next()
 	log := p.cfg.Logger.With(inv.Attrs()...)
+	var payments []time.Duration
+	defer func() {
+		if err := p.cfg.Metrics.Invocation(ctx, inv, payments); err != nil {
+			log.ErrorContext(ctx, "metrics not written", "error", err.Error())
+		}
+	}()
 	if len(ev.Records) == 0 {
 		log.WarnContext(ctx, "SNS event without records")
 		return nil
 	}
 	var errs []error
 	for i, rec := range ev.Records {
-		if err := p.record(ctx, log, rec); err != nil {
+		took, ran, err := p.record(ctx, log, rec)
+		if ran {
+			payments = append(payments, took)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("record %d (SNS message %s): %w", i, rec.SNS.MessageID, err))
 		}
 	}
@@ -146,7 +159,9 @@ func (e *ProcessingError) Error() string {
 // Unwrap gives access to each record's error.
 func (e *ProcessingError) Unwrap() error { return e.Err }
 
-func (p *Processor) record(ctx context.Context, log *slog.Logger, rec events.SNSEventRecord) error {
+// record processes one SNS record. It returns the payment's duration and
+// true when this invocation ran a payment (paid or declined).
+func (p *Processor) record(ctx context.Context, log *slog.Logger, rec events.SNSEventRecord) (time.Duration, bool, error) {
 	msg := rec.SNS
 	log = log.With("sns_message_id", msg.MessageID)
 	o, err := order.Unmarshal([]byte(msg.Message))
@@ -154,7 +169,7 @@ func (p *Processor) record(ctx context.Context, log *slog.Logger, rec events.SNS
 		// The attribute names the order even when the body is unusable.
 		log.ErrorContext(ctx, "malformed order message: sent to the failure destination after retries",
 			FieldOrderID, attribute(msg, "order_id"), "error", err.Error(), "message_bytes", len(msg.Message))
-		return fmt.Errorf("%w: %w", ErrMalformedMessage, err)
+		return 0, false, fmt.Errorf("%w: %w", ErrMalformedMessage, err)
 	}
 	log = log.With(FieldOrderID, o.ID)
 	holder, lease, wctx, cancel := p.claimOf(ctx)
@@ -167,14 +182,18 @@ func (p *Processor) record(ctx context.Context, log *slog.Logger, rec events.SNS
 		}
 		log.ErrorContext(ctx, "order not processed: returned to Lambda for retry",
 			"result", result, "payment_ms", ms(res.Took), "error", err.Error())
-		return fmt.Errorf("order %s: %w", o.ID, err)
+		return 0, false, fmt.Errorf("order %s: %w", o.ID, err)
 	}
+	var took time.Duration
+	var ran bool
 	switch res.Outcome {
 	case payonce.Paid:
+		took, ran = res.Took, true
 		log.InfoContext(ctx, "order paid", "result", string(payment.ResultCompleted), "payment_ms", ms(res.Took),
 			"customer_id", o.CustomerID, "total", o.Total(), "holder", holder, "attempts", res.Record.Attempts,
 			"charged", !res.Replayed)
 	case payonce.Declined:
+		took, ran = res.Took, true
 		log.WarnContext(ctx, "payment declined: final, not retried", "result", string(payment.ResultDeclined),
 			"payment_ms", ms(res.Took), "customer_id", o.CustomerID, "total", o.Total(), "holder", holder)
 	case payonce.Finished:
@@ -183,13 +202,13 @@ func (p *Processor) record(ctx context.Context, log *slog.Logger, rec events.SNS
 	case payonce.Conflict:
 		log.ErrorContext(ctx, "order_id recorded with another payload: never paid, sent to the failure destination after retries",
 			"result", "conflict", "customer_id", o.CustomerID)
-		return fmt.Errorf("order %s: %w", o.ID, ErrConflict)
+		return 0, false, fmt.Errorf("order %s: %w", o.ID, ErrConflict)
 	case payonce.Busy:
 		log.WarnContext(ctx, "order held by another processor past this invocation: returned to Lambda for retry",
 			"result", "busy", "processed_by", res.Record.Holder)
-		return fmt.Errorf("order %s held by %s: %w", o.ID, res.Record.Holder, ErrBusy)
+		return 0, false, fmt.Errorf("order %s held by %s: %w", o.ID, res.Record.Holder, ErrBusy)
 	}
-	return nil
+	return max(took, 0), ran, nil
 }
 
 // claimOf is the claim of an invocation: its request ID as holder, a lease

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -90,6 +91,11 @@ type Config struct {
 	Books payment.Books
 	// Logger; slog.Default() when nil.
 	Logger *slog.Logger
+	// Metrics receives the start-up EMF record (namespace flashsale:
+	// ColdStart 1 and InitDuration, dimension function = Name), which
+	// CloudWatch Logs turns into metrics like the Lambdas'; os.Stdout when
+	// nil, io.Discard to write none.
+	Metrics io.Writer
 }
 
 // Service is a worker service ready to run.
@@ -139,13 +145,16 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	log := cfg.Logger.With(serverless.FieldFunction, cfg.Name)
-	s := &Service{cfg: cfg, log: log, metrics: metrics.New()}
-	s.tally = &tally{payments: s.metrics, sqs: s.metrics.SQS()}
 	if cfg.Instance == "" {
 		host, _ := os.Hostname()
 		cfg.Instance = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = os.Stdout
+	}
+	log := cfg.Logger.With(serverless.FieldFunction, cfg.Name)
+	s := &Service{cfg: cfg, log: log, metrics: metrics.New()}
+	s.tally = &tally{payments: s.metrics, sqs: s.metrics.SQS()}
 	if cfg.Store == nil {
 		log.Warn("no orders table: duplicates are caught within this process only; give the table shared with the API (--orders-table) to pay each order once across processes")
 	}
@@ -252,11 +261,17 @@ func (s *Service) Run(ctx context.Context) error {
 	// the cold-start analysis sets the two side by side. init_ms runs to
 	// ready: the queue checked and the listener up, just before the pool
 	// makes its first receive.
+	// The EMF record and this one carry the same instance, so the analysis
+	// counts them as one start.
 	initDur := time.Since(s.cfg.ProcessStart)
 	attrs := append([]any{"addr", "http://" + s.Addr(), "queue_url", s.cfg.QueueURL, "workers", s.cfg.Workers,
-		"buffer", s.cfg.Buffer, "visibility_timeout", s.consumer.VisibilityTimeout().String()},
+		"buffer", s.cfg.Buffer, "visibility_timeout", s.consumer.VisibilityTimeout().String(),
+		serverless.FieldInstance, s.cfg.Instance},
 		serverless.Invocation{Cold: true, Init: initDur}.Attrs()...)
 	s.log.Info("worker service ready", attrs...)
+	if err := serverless.NewMetrics(s.cfg.Metrics, s.cfg.Name, nil).ServiceStart(initDur, s.cfg.Instance); err != nil {
+		s.log.Warn("start-up metrics not written", "err", err)
+	}
 
 	poolDone := make(chan struct{})
 	go func() {
