@@ -44,8 +44,19 @@ make invoke, sam logs or aws logs tail print (text REPORT lines), CloudWatch's J
 log format (platform.report records), our structured cold_start/init_ms records, or
 aws logs filter-log-events output; or, with --log-group, the log groups themselves
 through the CloudWatch Logs API (credentials and region from the AWS SDK's usual
-environment; --endpoint-url for a local emulator). Lines in no known format, or
-malformed, are counted and skipped.`
+environment; --endpoint-url for a local emulator). It also reads the CloudWatch
+Embedded Metric Format records the functions and the worker write (namespace
+flashsale, metric ColdStart): a cold start told by a REPORT line, a log record and an
+EMF record of the same request id (a service start: of the same instance and init)
+counts once. Lines in no known format, or malformed, are counted and skipped.
+
+With --follow it keeps reading and redraws the per-function table every
+--follow-interval as events arrive: from standard input as lines come through a pipe
+(sam logs --tail ... | flashsale coldstarts --follow), or, with --log-group, by
+polling the log groups from --since on (as aws logs tail --follow does). Ctrl-C, or
+the end of the input, prints the final report. On a terminal the table is redrawn in
+place; otherwise a new table is printed when it changed (on standard error with
+--json or --csv, whose output is the final report only).`
 
 func runColdstarts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
@@ -54,6 +65,8 @@ func runColdstarts(ctx context.Context, args []string, stdout, stderr io.Writer)
 		endpoint, filterPattern string
 		function                string
 		asJSON, asCSV, starts   bool
+		follow                  bool
+		interval, lookback      time.Duration
 	)
 	fs := newFlagSet("coldstarts", "[FILE ...] | --log-group NAME [--log-group NAME ...] [flags]", coldstartsHelp, stdout)
 	fs.Var(&groups, "log-group", "CloudWatch Logs group to read, e.g. /aws/lambda/NAME (repeatable)")
@@ -65,6 +78,9 @@ func runColdstarts(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
 	fs.BoolVar(&asCSV, "csv", false, "print CSV: one row per function and service")
 	fs.BoolVar(&starts, "starts", false, "with --csv: one row per cold start and service start instead")
+	fs.BoolVar(&follow, "follow", false, "keep reading standard input or polling --log-group, redraw the table as events arrive; Ctrl-C prints the final report")
+	fs.DurationVar(&interval, "follow-interval", coldstart.DefaultFollowInterval, "with --follow: how often to redraw the table (and poll the log groups)")
+	fs.DurationVar(&lookback, "follow-lookback", coldstart.DefaultLookback, "with --follow --log-group: each poll reads again this far before the newest event seen, for events that arrive late")
 	files, err := parseFlagsAndFiles(fs, args)
 	if err != nil {
 		return err
@@ -74,6 +90,56 @@ func runColdstarts(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return usageError{errors.New("--json and --csv: choose one")}
 	case starts && !asCSV:
 		return usageError{errors.New("--starts goes with --csv")}
+	case follow && until != "":
+		return usageError{errors.New("--follow reads on: --until does not go with it")}
+	case follow && (len(files) > 1 || len(files) == 1 && files[0] != "-"):
+		return usageError{errors.New("--follow reads standard input or --log-group, not files")}
+	case follow && len(groups) > 0 && len(files) > 0:
+		return usageError{errors.New("--follow: standard input or --log-group, not both")}
+	case interval <= 0 || lookback < 0:
+		return usageError{errors.New("--follow-interval must be positive and --follow-lookback not negative")}
+	}
+	report := func(a *coldstart.Analysis) error {
+		var err error
+		switch {
+		case asJSON:
+			err = textout.WriteJSON(stdout, a)
+		case asCSV:
+			err = coldstart.WriteCSV(stdout, a, starts)
+		default:
+			return coldstart.WriteText(stdout, a)
+		}
+		if c := a.Input; c.Malformed > 0 && err == nil {
+			// The text report says so itself; for machines, say it aside.
+			fmt.Fprintf(stderr, "flashsale coldstarts: skipped %d malformed lines or events; first: %s\n", c.Malformed, c.Examples[0])
+		}
+		return err
+	}
+	if follow {
+		live := newLiveView(stdout, stderr, asJSON || asCSV)
+		f := followRun{live: live, interval: interval, stderr: stderr}
+		var a *coldstart.Analysis
+		if len(groups) > 0 {
+			start, err := coldstart.ParseSince(since, time.Now())
+			if err != nil {
+				return usageError{fmt.Errorf("--since: %w", err)}
+			}
+			cfg, err := loadAWSConfig(ctx, endpoint)
+			if err != nil {
+				return err
+			}
+			opts := coldstart.FollowOptions{Start: start, FilterPattern: filterPattern, Lookback: lookback}
+			a, err = f.logGroups(ctx, cloudwatchlogs.NewFromConfig(cfg), groups, opts)
+			if err != nil {
+				return fmt.Errorf("%w (endpoint %s)", err, endpointOf(cfg))
+			}
+		} else {
+			if a, err = f.reader(ctx, os.Stdin, function); err != nil {
+				return err
+			}
+		}
+		live.end()
+		return report(a)
 	}
 
 	d := &coldstart.Dataset{}
@@ -115,20 +181,7 @@ func runColdstarts(ctx context.Context, args []string, stdout, stderr io.Writer)
 		d.Merge(p.Finish())
 	}
 
-	a := coldstart.Analyze(d)
-	switch {
-	case asJSON:
-		err = textout.WriteJSON(stdout, a)
-	case asCSV:
-		err = coldstart.WriteCSV(stdout, a, starts)
-	default:
-		return coldstart.WriteText(stdout, a)
-	}
-	if c := a.Input; c.Malformed > 0 && err == nil {
-		// The text report says so itself; for machines, say it aside.
-		fmt.Fprintf(stderr, "flashsale coldstarts: skipped %d malformed lines or events; first: %s\n", c.Malformed, c.Examples[0])
-	}
-	return err
+	return report(coldstart.Analyze(d))
 }
 
 // readLog parses one file, or standard input for "-".

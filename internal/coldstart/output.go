@@ -19,23 +19,10 @@ func WriteText(w io.Writer, a *Analysis) error {
 	if len(a.Summaries) == 0 {
 		fmt.Fprintln(ew, "No invocations or service starts found.")
 	} else {
-		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tKIND\tINVOCATIONS\tCOLD STARTS\tCOLD %\tINIT ms min/p50/p90/p99/max\tAPP INIT p50\tDURATION p50 cold/warm\tOVERHEAD\tAFTER IDLE\tSCALE-OUT")
-		for _, s := range a.Summaries {
-			if s.Kind == KindService {
-				fmt.Fprintf(tw, "%s\t%s\t-\t%d\t-\t%s\t%s\t-\t-\t-\t-\n",
-					s.Name, s.Kind, s.ColdStarts, distText(s.Init), p50Text(s.AppInit))
-				continue
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f%%\t%s\t%s\t%s/%s\t%s\t%d\t%d\n",
-				s.Name, s.Kind, s.Invocations, s.ColdStarts, s.ColdShare*100, distText(s.Init), p50Text(s.AppInit),
-				msText(s.ColdDurationP50), msText(s.WarmDurationP50), pctText(s.OverheadPct), s.AfterIdle, s.ScaleOut)
-		}
-		tw.Flush()
-
+		writeSummaries(ew, a)
 		fmt.Fprintln(ew)
 		fmt.Fprintln(ew, "Starts (idle gap: time since the function's previous invocation ended; scale-out: another was running):")
-		tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tKIND\tSTART\tREQUEST ID\tINIT ms\tDURATION ms\tIDLE GAP\tCAUSE")
 		for _, s := range a.Summaries {
 			for _, c := range s.Starts {
@@ -49,6 +36,36 @@ func WriteText(w io.Writer, a *Analysis) error {
 	}
 	fmt.Fprintln(ew, inputText(a.Input))
 	return ew.Err
+}
+
+// WriteTable writes a's per-function and per-service table only, then one
+// line saying what was read: the live view of `coldstarts --follow`.
+func WriteTable(w io.Writer, a *Analysis) error {
+	ew := &textout.ErrWriter{W: w}
+	if len(a.Summaries) == 0 {
+		fmt.Fprintln(ew, "No invocations or service starts found yet.")
+	} else {
+		writeSummaries(ew, a)
+	}
+	fmt.Fprintln(ew, strings.SplitN(inputText(a.Input), "\n", 2)[0])
+	return ew.Err
+}
+
+// writeSummaries writes one row per function and service.
+func writeSummaries(w io.Writer, a *Analysis) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tKIND\tINVOCATIONS\tCOLD STARTS\tCOLD %\tINIT ms min/p50/p90/p99/max\tAPP INIT p50\tDURATION p50 cold/warm\tOVERHEAD\tAFTER IDLE\tSCALE-OUT")
+	for _, s := range a.Summaries {
+		if s.Kind == KindService {
+			fmt.Fprintf(tw, "%s\t%s\t-\t%d\t-\t%s\t%s\t-\t-\t-\t-\n",
+				s.Name, s.Kind, s.ColdStarts, distText(s.Init), p50Text(s.AppInit))
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f%%\t%s\t%s\t%s/%s\t%s\t%d\t%d\n",
+			s.Name, s.Kind, s.Invocations, s.ColdStarts, s.ColdShare*100, distText(s.Init), p50Text(s.AppInit),
+			msText(s.ColdDurationP50), msText(s.WarmDurationP50), pctText(s.OverheadPct), s.AfterIdle, s.ScaleOut)
+	}
+	tw.Flush()
 }
 
 // inputText says what was read and what was skipped.
@@ -67,6 +84,9 @@ func inputText(c Counts) string {
 		plural(c.Reports, "report"), plural(c.Records, "cold-start record"), plural(c.ServiceStarts, "service start"), c.Other, c.Malformed)
 	if c.Duplicates > 0 {
 		fmt.Fprintf(&b, ", %s", plural(c.Duplicates, "duplicate report"))
+	}
+	if c.EMF > 0 {
+		fmt.Fprintf(&b, "; %s", plural(c.EMF, "EMF record"))
 	}
 	if c.EmulatorInits > 0 {
 		fmt.Fprintf(&b, "; init from %s", plural(c.EmulatorInits, "emulator INIT REPORT line"))

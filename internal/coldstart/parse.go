@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"flashsale/internal/emf"
 )
 
 // DefaultFunction names the Lambda invocations of a log that names no
@@ -103,6 +105,9 @@ type Counts struct {
 	Duplicates int `json:"duplicates"`
 	// EmulatorInits counts the emulator's INIT REPORT lines used.
 	EmulatorInits int `json:"emulator_inits"`
+	// EMF counts the Embedded Metric Format records used (those with a
+	// ColdStart metric); other EMF records count as Other.
+	EMF int `json:"emf_records"`
 }
 
 func (c *Counts) add(o Counts) {
@@ -115,6 +120,7 @@ func (c *Counts) add(o Counts) {
 	c.Malformed += o.Malformed
 	c.Duplicates += o.Duplicates
 	c.EmulatorInits += o.EmulatorInits
+	c.EMF += o.EMF
 	for _, e := range o.Examples {
 		if len(c.Examples) < maxExamples {
 			c.Examples = append(c.Examples, e)
@@ -169,7 +175,8 @@ type Parser struct {
 	recOrder  []string
 	loose     []record // Lambda records without a request id
 	starts    []ServiceStart
-	emuInits  []float64 // the emulator's INIT REPORT durations, in order
+	startKeys map[string]bool // keys of the service starts read; see startKey
+	emuInits  []float64       // the emulator's INIT REPORT durations, in order
 }
 
 type reported struct {
@@ -181,6 +188,7 @@ type reported struct {
 // record is one structured record, or those of one request id combined.
 type record struct {
 	requestID, function, service, stream string
+	instance                             string // a service's process
 	time                                 time.Time
 	cold                                 *bool
 	initMs                               *float64
@@ -196,15 +204,38 @@ type at struct {
 // Read reads r line by line until EOF. Lines longer than 1 MiB are counted
 // as malformed and skipped. It returns the first read error, or ctx's.
 func (p *Parser) Read(ctx context.Context, r io.Reader) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var buf []byte
-	tooLong := false
-	for n := 0; ; n++ {
-		if n%4096 == 0 {
+	n := 0
+	return scanLines(r, func(line string, tooLong bool) error {
+		if n++; n%4096 == 1 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
+		p.scanned(line, tooLong)
+		return nil
+	})
+}
+
+// scanned parses a line read by scanLines.
+func (p *Parser) scanned(line string, tooLong bool) {
+	if !tooLong {
+		p.Line(line)
+		return
+	}
+	p.counts.Lines++
+	p.lines++
+	p.where = "line " + strconv.Itoa(p.lines)
+	p.malformed(fmt.Errorf("longer than %d bytes", maxLineBytes))
+}
+
+// scanLines reads r line by line until EOF and calls emit with each line,
+// or with tooLong for a line longer than maxLineBytes (its text dropped). It
+// returns emit's first error, or the first read error.
+func scanLines(r io.Reader, emit func(line string, tooLong bool) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var buf []byte
+	tooLong := false
+	for {
 		frag, isPrefix, err := br.ReadLine()
 		if len(frag) > 0 || isPrefix || err == nil {
 			if !tooLong {
@@ -217,13 +248,8 @@ func (p *Parser) Read(ctx context.Context, r io.Reader) error {
 			if isPrefix {
 				continue
 			}
-			if tooLong {
-				p.counts.Lines++
-				p.lines++
-				p.where = "line " + strconv.Itoa(p.lines)
-				p.malformed(fmt.Errorf("longer than %d bytes", maxLineBytes))
-			} else {
-				p.Line(string(buf))
+			if eerr := emit(string(buf), tooLong); eerr != nil {
+				return eerr
 			}
 			buf, tooLong = buf[:0], false
 		}
@@ -360,6 +386,8 @@ func (p *Parser) object(obj map[string]any, a at, nesting int) {
 	msg, hasMsg := obj["message"].(string)
 	events, hasEvents := obj["events"].([]any)
 	switch {
+	case emf.IsRecord(obj):
+		p.emfRecord(obj, a)
 	case typ == "platform.report":
 		if t, ok := timeField(get, "time"); ok {
 			a.time = t
@@ -485,6 +513,7 @@ var (
 	functionKeys  = []string{"function", "function_name", "functionName"}
 	serviceKeys   = []string{"service", "component"}
 	timeKeys      = []string{"time", "timestamp"}
+	instanceKeys  = []string{"instance"}
 )
 
 // structured reads one cold_start / init_ms record, JSON or key=value.
@@ -517,6 +546,7 @@ func (p *Parser) structured(get func(string) (any, bool), a at) {
 		}
 	}
 	rec.service = stringField(get, serviceKeys)
+	rec.instance = stringField(get, instanceKeys)
 	rec.stream = a.stream
 	rec.time = a.time
 	for _, k := range timeKeys {
@@ -529,13 +559,30 @@ func (p *Parser) structured(get func(string) (any, bool), a at) {
 	if rec.time.IsZero() {
 		rec.time = p.lastTime
 	}
+	p.addRecord(rec, false)
+}
 
+// addRecord adds a structured or EMF record: a service start when it
+// carries an init but no request id, else a Lambda invocation's record,
+// merged with the other records and the REPORT of its request id.
+func (p *Parser) addRecord(rec record, fromEMF bool) {
 	if rec.initMs != nil && rec.requestID == "" {
 		// init_ms outside any invocation: a service's startup record. (The
 		// worker's carries cold_start and its name in function too; every
 		// record of a Lambda invocation carries its request id.)
 		name := cmp.Or(rec.service, rec.function, p.Service, DefaultService)
-		p.counts.ServiceStarts++
+		key := startKey(name, rec)
+		if p.startKeys[key] {
+			// The same start, told by its log record and its EMF record.
+			return
+		}
+		if p.startKeys == nil {
+			p.startKeys = map[string]bool{}
+		}
+		p.startKeys[key] = true
+		if !fromEMF {
+			p.counts.ServiceStarts++
+		}
 		p.starts = append(p.starts, ServiceStart{Service: name, Time: rec.time, Stream: rec.stream, InitMs: *rec.initMs})
 		return
 	}
@@ -543,7 +590,9 @@ func (p *Parser) structured(get func(string) (any, bool), a at) {
 		// init_ms with a request id: the first invocation of an environment.
 		rec.cold = new(true)
 	}
-	p.counts.Records++
+	if !fromEMF {
+		p.counts.Records++
+	}
 	if rec.requestID == "" {
 		p.loose = append(p.loose, rec)
 		return
@@ -573,6 +622,71 @@ func (p *Parser) structured(get func(string) (any, bool), a at) {
 	if old.time.IsZero() || (!rec.time.IsZero() && rec.time.Before(old.time)) {
 		old.time = rec.time
 	}
+}
+
+// startKey identifies a service start across the records that tell it (the
+// worker's startup log record and its EMF record): its process (instance)
+// and init when the records name the process, else its service, log stream
+// and init. Init is the same number in both records, to the microsecond.
+func startKey(name string, rec record) string {
+	init := strconv.FormatFloat(*rec.initMs, 'f', -1, 64)
+	if rec.instance != "" {
+		return "instance\x00" + rec.instance + "\x00" + init
+	}
+	return "service\x00" + name + "\x00" + rec.stream + "\x00" + init
+}
+
+// EMF metric names the analysis reads: those the functions and the worker
+// write (see package serverless), which AWS's Powertools use too.
+const (
+	emfColdStart    = "ColdStart"
+	emfInitDuration = "InitDuration"
+)
+
+// emfRecord reads a CloudWatch Embedded Metric Format record. One with a
+// ColdStart metric describes an invocation (with its request id) or a
+// service start (with an InitDuration and no request id); it is merged with
+// the other records of the same invocation or start (see addRecord and
+// startKey). Other EMF records are counted as other.
+func (p *Parser) emfRecord(obj map[string]any, a at) {
+	doc, err := emf.Parse(obj)
+	if err != nil {
+		p.malformed(err)
+		return
+	}
+	cs, ok := doc.Metric(emfColdStart)
+	if !ok || len(cs.Values) == 0 {
+		p.counts.Other++
+		return
+	}
+	get := func(k string) (any, bool) { v, ok := doc.Root[k]; return v, ok }
+	rec := record{
+		requestID: stringField(get, requestIDKeys),
+		function:  stringField(get, functionKeys),
+		service:   stringField(get, serviceKeys),
+		instance:  stringField(get, instanceKeys),
+		stream:    a.stream,
+		time:      doc.Time,
+		cold:      new(slices.ContainsFunc(cs.Values, func(v float64) bool { return v > 0 })),
+	}
+	if init, ok := doc.Metric(emfInitDuration); ok && len(init.Values) > 0 {
+		v := init.Values[0]
+		if !validMeasure(v) {
+			p.malformed(fmt.Errorf("EMF %s %v is out of range", emfInitDuration, v))
+			return
+		}
+		rec.initMs = &v
+	}
+	if !plausible(rec.time) {
+		rec.time = a.time
+	}
+	if !rec.time.IsZero() {
+		p.lastTime = rec.time
+	} else {
+		rec.time = p.lastTime
+	}
+	p.counts.EMF++
+	p.addRecord(rec, true)
 }
 
 func stringField(get func(string) (any, bool), keys []string) string {
@@ -659,28 +773,31 @@ func FunctionFromLogGroup(group string) string {
 	return name
 }
 
-// pairEmulatorInits gives the cold starts the emulator's INIT REPORT
-// durations. The emulator's REPORT lines carry an Init Duration that times
+// pairEmulatorInits returns copies of the reports and counts in which the
+// cold starts have the emulator's INIT REPORT durations. The emulator's REPORT lines carry an Init Duration that times
 // only its own init call (hundredths of a millisecond); its INIT REPORT line
 // times the bootstrap from start to its first request for work, as Lambda's
 // Init Duration does. Each emulator run prints one of each, the INIT REPORT
 // before or (through `make invoke`) after the REPORT line, so the i-th goes
 // with the i-th cold REPORT; when the counts differ, nothing is paired.
-func (p *Parser) pairEmulatorInits() {
+func (p *Parser) pairEmulatorInits() ([]reported, Counts) {
+	reports, counts := slices.Clone(p.reports), p.counts
+	counts.Examples = slices.Clone(p.counts.Examples)
 	var cold []int
-	for i, r := range p.reports {
+	for i, r := range reports {
 		if r.InitMs != nil {
 			cold = append(cold, i)
 		}
 	}
 	if len(p.emuInits) == 0 || len(p.emuInits) != len(cold) {
-		p.counts.Other += len(p.emuInits)
-		return
+		counts.Other += len(p.emuInits)
+		return reports, counts
 	}
 	for k, i := range cold {
-		p.reports[i].InitMs = &p.emuInits[k]
+		reports[i].InitMs = &p.emuInits[k]
 	}
-	p.counts.EmulatorInits = len(p.emuInits)
+	counts.EmulatorInits = len(p.emuInits)
+	return reports, counts
 }
 
 // Finish ends the log and returns what was read. The Parser must not be
@@ -689,8 +806,15 @@ func (p *Parser) Finish() *Dataset {
 	if p.pending != nil {
 		p.abortJSON()
 	}
-	p.pairEmulatorInits()
-	d := &Dataset{Counts: p.counts, ServiceStarts: p.starts}
+	return p.Snapshot()
+}
+
+// Snapshot returns what was read so far, as Finish would, and leaves the
+// Parser reading: `coldstarts --follow` analyses a growing log with it. A
+// JSON value still open over several lines is left out until it closes.
+func (p *Parser) Snapshot() *Dataset {
+	reports, counts := p.pairEmulatorInits()
+	d := &Dataset{Counts: counts, ServiceStarts: slices.Clone(p.starts)}
 
 	name := p.Function
 	if name == "" {
@@ -719,7 +843,7 @@ func (p *Parser) Finish() *Dataset {
 		return name
 	}
 
-	for _, r := range p.reports {
+	for _, r := range reports {
 		inv := Invocation{
 			RequestID: r.RequestID, Stream: r.stream, End: r.time, Cold: r.Cold(),
 			DurationMs: new(r.DurationMs), BilledMs: r.BilledMs, MemoryMB: r.MemoryMB,

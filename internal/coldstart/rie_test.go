@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"flashsale/internal/coldstart"
+	"flashsale/internal/testutil/emfschema"
 	"flashsale/internal/testutil/rie"
 	"flashsale/internal/testutil/syncbuf"
 )
@@ -40,7 +41,9 @@ var (
 // emulator after a pause and invokes it again, and parses everything the
 // emulators printed (their own log lines, the function's JSON records, the
 // START, END and REPORT lines), as `make invoke | flashsale coldstarts`
-// would. Set COLDSTART_CAPTURE=FILE to keep the capture.
+// would. The function's EMF records (one per invocation) are validated
+// against the specification, and count no cold start twice. Set
+// COLDSTART_CAPTURE=FILE to keep the capture.
 func TestParseEmulatorCapture(t *testing.T) {
 	emulator := rie.Require(t, filepath.Join(repoRoot(t), "bin"))
 	root := repoRoot(t)
@@ -121,13 +124,32 @@ func TestParseEmulatorCapture(t *testing.T) {
 		t.Fatalf("%d emulator INIT REPORT lines, want 2", len(wantInits))
 	}
 
+	// One EMF record per invocation, valid by the specification: ColdStart
+	// 1 with InitDuration on the first of each emulator run, a payment
+	// duration each.
+	recs := emfschema.Records(t, []byte(captured))
+	if len(recs) != 2*perRun {
+		t.Fatalf("%d EMF records, want one per invocation (%d)", len(recs), 2*perRun)
+	}
+	for i, r := range recs {
+		first := i%perRun == 0
+		_, hasInit := r["InitDuration"]
+		if r["ColdStart"] != map[bool]float64{true: 1, false: 0}[first] || hasInit != first ||
+			r["function"] != "processor" || r["request_id"] != wantIDs[i/perRun][i%perRun] {
+			t.Errorf("EMF record %d: %v", i, r)
+		}
+		if pd, ok := r["PaymentDuration"].(float64); !ok || pd < 30 {
+			t.Errorf("EMF record %d: PaymentDuration %v, want the 30ms payment", i, r["PaymentDuration"])
+		}
+	}
+
 	var p coldstart.Parser
 	if err := p.Read(context.Background(), strings.NewReader(captured)); err != nil {
 		t.Fatal(err)
 	}
 	d := p.Finish()
-	if d.Counts.Reports != 2*perRun || d.Counts.EmulatorInits != 2 || d.Counts.Malformed != 0 {
-		t.Fatalf("counts %+v: want %d reports, 2 emulator inits and nothing malformed", d.Counts, 2*perRun)
+	if d.Counts.Reports != 2*perRun || d.Counts.EmulatorInits != 2 || d.Counts.Malformed != 0 || d.Counts.EMF != 2*perRun {
+		t.Fatalf("counts %+v: want %d reports and EMF records, 2 emulator inits and nothing malformed", d.Counts, 2*perRun)
 	}
 	if d.Counts.Records < 2*perRun {
 		t.Errorf("%d cold_start records, want at least one per invocation (%d)", d.Counts.Records, 2*perRun)
