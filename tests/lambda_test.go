@@ -27,6 +27,9 @@ import (
 	"flashsale/internal/orderstore"
 	"flashsale/internal/orderstore/dynamostore"
 	"flashsale/internal/queue/sns/snstest"
+	"flashsale/internal/emf"
+	"flashsale/internal/serverless"
+	"flashsale/internal/testutil/emfschema"
 	"flashsale/internal/testutil/moto"
 	"flashsale/internal/testutil/rie"
 )
@@ -67,11 +70,38 @@ func jsonLogs(inv *rie.Invocation) []map[string]any {
 	var out []map[string]any
 	for _, l := range inv.Lines {
 		var m map[string]any
-		if json.Unmarshal([]byte(l), &m) == nil {
+		if json.Unmarshal([]byte(l), &m) == nil && !emf.IsRecord(m) {
 			out = append(out, m)
 		}
 	}
 	return out
+}
+
+// checkMetrics checks the invocation's EMF records against the
+// specification (its JSON schema and rules): one record, of the function,
+// in namespace flashsale, ColdStart 1 with an InitDuration on a cold start
+// and 0 without one otherwise.
+func checkMetrics(t *testing.T, inv *rie.Invocation, function string, cold bool) map[string]any {
+	t.Helper()
+	recs := emfschema.Records(t, []byte(strings.Join(inv.Lines, "\n")))
+	if len(recs) != 1 {
+		t.Errorf("%d EMF records in %q, want one per invocation", len(recs), inv.Lines)
+		return nil
+	}
+	r := recs[0]
+	wantCold := 0.0
+	if cold {
+		wantCold = 1
+	}
+	dirs := r["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)
+	ns := dirs[0].(map[string]any)["Namespace"]
+	initMS, hasInit := r[serverless.MetricInitDuration].(float64)
+	if ns != serverless.MetricsNamespace || r["function"] != function || r["request_id"] != inv.RequestID ||
+		r[serverless.MetricColdStart] != wantCold || hasInit != cold || (cold && initMS <= 0) {
+		t.Errorf("EMF record %v: want namespace %s, function %s, request_id %s, ColdStart %v and InitDuration only on a cold start",
+			r, serverless.MetricsNamespace, function, inv.RequestID, wantCold)
+	}
+	return r
 }
 
 // checkColdStartFields checks the cold-start fields of every JSON log line
@@ -101,6 +131,7 @@ func checkColdStartFields(t *testing.T, inv *rie.Invocation, function string, co
 	if inv.Report.HasInit != cold {
 		t.Errorf("REPORT line %q: Init Duration present %v, want %v", inv.Report.Line, inv.Report.HasInit, cold)
 	}
+	checkMetrics(t, inv, function, cold)
 	return logs
 }
 
