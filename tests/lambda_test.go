@@ -23,11 +23,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"flashsale/internal/emf"
 	"flashsale/internal/order"
 	"flashsale/internal/orderstore"
 	"flashsale/internal/orderstore/dynamostore"
 	"flashsale/internal/queue/sns/snstest"
-	"flashsale/internal/emf"
 	"flashsale/internal/serverless"
 	"flashsale/internal/testutil/emfschema"
 	"flashsale/internal/testutil/moto"
