@@ -33,6 +33,7 @@ import (
 	"flashsale/internal/queue/queuetest"
 	"flashsale/internal/queue/sns"
 	"flashsale/internal/queue/sqs"
+	"flashsale/internal/testutil/emfschema"
 	"flashsale/internal/testutil/moto"
 	"flashsale/internal/testutil/syncbuf"
 )
@@ -285,6 +286,16 @@ func startWorker(t *testing.T, s *stack, name string, args ...string) *proc {
 		initMS, ok := r["init_ms"].(float64)
 		if r["cold_start"] != true || !ok || initMS <= 0 || initMS > 10_000 || r["function"] != "flashsale-worker" {
 			t.Fatalf("startup record %v: want cold_start true, 0 < init_ms < 10000 and function flashsale-worker", r)
+		}
+		// Its EMF record (on stdout), valid by the specification, with the
+		// same init and instance: the analysis counts the two as one start.
+		emfs := emfschema.Records(t, []byte(p.out.String()))
+		if len(emfs) == 0 {
+			return false, "no EMF start-up record"
+		}
+		if len(emfs) != 1 || emfs[0]["InitDuration"] != initMS || emfs[0]["ColdStart"] != 1.0 ||
+			emfs[0]["function"] != "flashsale-worker" || emfs[0]["instance"] != r["instance"] {
+			t.Fatalf("EMF records %v: want one start-up record matching %v", emfs, r)
 		}
 		return true, ""
 	})
