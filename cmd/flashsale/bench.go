@@ -16,27 +16,33 @@ import (
 func init() {
 	register(&command{
 		name:    "bench",
-		summary: "benchmark POST /orders/async against a bare handler; write bench/RESULTS.md",
+		summary: "benchmark POST /orders/async durable, in memory and against a bare handler; write bench/RESULTS.md",
 		run:     runBench,
 	})
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
-		b     = lab.Bench{MaxWorkers: 32, Duration: 5 * time.Second, Log: stderr}
+		b     = lab.Bench{MaxWorkers: 32, Duration: 5 * time.Second, SizeOrders: 1_000_000, Log: stderr}
 		rates string
 		out   string
 	)
-	fs := newFlagSet("bench", "[--rates 500,1000,2000] [--max-workers N] [--duration D] [--out FILE]",
-		"Loads POST /orders/async of the local system (in-process queue) and a bare net/http handler that\n"+
-			"decodes the same JSON and answers 202, in this process, at each open-model rate and then at the\n"+
-			"maximum rate, and writes throughput, percentiles and their ratios to --out.", stdout)
+	fs := newFlagSet("bench", "[--rates 500,1000,2000] [--max-workers N] [--duration D] [--size-orders N] [--out FILE]",
+		"Loads POST /orders/async of the local system on its durable default (a data dir), the same system\n"+
+			"in memory, and a bare net/http handler that decodes the same JSON and answers 202, in this process,\n"+
+			"at each open-model rate and then at the maximum rate, and writes throughput, percentiles, their\n"+
+			"ratios and the durable runs' disk syncs per order to --out; then the database's size after\n"+
+			"--size-orders orders, with and without retention.", stdout)
 	fs.StringVar(&rates, "rates", "500,1000,2000", "comma-separated open-model rates (req/s)")
 	fs.IntVar(&b.MaxWorkers, "max-workers", b.MaxWorkers, "requests in flight at the maximum rate (0: skip it)")
 	fs.DurationVar(&b.Duration, "duration", b.Duration, "length of each run")
+	fs.IntVar(&b.SizeOrders, "size-orders", b.SizeOrders, "orders of the database size runs (0: skip them)")
 	fs.StringVar(&out, "out", filepath.Join("bench", "RESULTS.md"), "results file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if b.SizeOrders < 0 {
+		return usageError{fmt.Errorf("--size-orders %d: must not be negative", b.SizeOrders)}
 	}
 	for _, f := range strings.Split(rates, ",") {
 		if f = strings.TrimSpace(f); f == "" {

@@ -28,6 +28,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"serve bad delay", []string{"serve", "--payment-delay", "0s"}, 2, "--payment-delay"},
 		{"serve bad workers", []string{"serve", "--workers", "0", "--addr", "127.0.0.1:0"}, 2, "--workers 0: must be at least 1"},
 		{"serve bad queue capacity", []string{"serve", "--queue-capacity", "-1", "--addr", "127.0.0.1:0"}, 2, "--queue-capacity"},
+		{"serve empty data dir", []string{"serve", "--data-dir", "", "--addr", "127.0.0.1:0"}, 2, "--data-dir is empty"},
 		{"serve bad sync concurrency", []string{"serve", "--sync-concurrency", "0", "--addr", "127.0.0.1:0"}, 2, "--sync-concurrency"},
 		{"serve bad publish timeout", []string{"serve", "--topic-arn", "arn:aws:sns:us-east-1:123456789012:t", "--publish-timeout", "0s"}, 2, "--publish-timeout 0s: must be positive"},
 		{"serve bad drain timeout", []string{"serve", "--drain-timeout", "-1s", "--addr", "127.0.0.1:0"}, 2, "--drain-timeout"},

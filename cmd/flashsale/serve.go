@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +25,7 @@ func init() {
 // them through serveExtensions.
 type serveFlags struct {
 	cfg       server.Config
+	inMemory  bool
 	logFormat string
 	logLevel  string
 }
@@ -47,11 +49,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"Serves POST /orders/sync, POST /orders/async, GET /orders/{id}, GET /health and GET\n"+
 			"/metrics. Async orders go to an in-process queue drained by --workers goroutines; sync\n"+
 			"orders are paid inside the request through --sync-concurrency payment slots. Every order\n"+
-			"is recorded in the order store (in memory, bounded by --order-retention and\n"+
-			"--order-capacity; or the DynamoDB --orders-table) and paid once under a claim, whatever\n"+
-			"the duplicates; GET /orders/{id} answers its status. On SIGINT/SIGTERM it stops\n"+
-			"accepting, drains the queue for up to --drain-timeout, and spills what is left to\n"+
-			"--spill-file, which the next serve re-enqueues.", stdout)
+			"is recorded in the order store and paid once under a claim, whatever the duplicates;\n"+
+			"GET /orders/{id} answers its status.\n\n"+
+			"By default the queue, the order records and the payments' charges live in one\n"+
+			"crash-safe database in --data-dir: an order answered 202 is on disk (fsynced, concurrent\n"+
+			"requests sharing a sync), survives kill -9 and is paid once by the next serve with\n"+
+			"the same --data-dir. --in-memory keeps everything in memory instead (a crash loses\n"+
+			"the queued orders; for the lab and benchmarks). On SIGINT/SIGTERM it stops accepting\n"+
+			"and drains the queue for up to --drain-timeout; what is left stays in the database\n"+
+			"(in memory: is spilled to --spill-file, which the next serve re-enqueues).", stdout)
 	fs.StringVar(&f.cfg.Addr, "addr", server.DefaultAddr, "listen address")
 	fs.IntVar(&f.cfg.Workers, "workers", server.DefaultWorkers, "worker goroutines draining the queue, each paying one order at a time")
 	fs.IntVar(&f.cfg.QueueCapacity, "queue-capacity", server.DefaultQueueCapacity, "orders the in-process queue holds; beyond it POST /orders/async answers 503 with Retry-After")
@@ -61,9 +67,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.cfg.SyncConcurrency, "sync-concurrency", server.DefaultSyncConcurrency, "payment slots of the sync path (1 = the studied single slot)")
 	fs.DurationVar(&f.cfg.RequestTimeout, "request-timeout", httpapi.DefaultRequestTimeout, "deadline of a sync request; past it, 504 (API Gateway's is 30s)")
 	fs.DurationVar(&f.cfg.DrainTimeout, "drain-timeout", server.DefaultDrainTimeout, "how long shutdown keeps draining the queue before spilling the rest")
-	fs.StringVar(&f.cfg.SpillFile, "spill-file", server.DefaultSpillFile, "JSON-lines file for orders still queued at shutdown; read back at start (empty: drain fully instead)")
-	serveStore.registerLocal(fs, memstore.DefaultRetention, "how long the order store keeps an order after its last change (GET /orders/{id} forgets it then)")
-	fs.IntVar(&f.cfg.StoreCapacity, "order-capacity", memstore.DefaultCapacity, "most orders the in-memory order store holds; past it the oldest finished ones are forgotten first, and when none is finished POST answers 503")
+	fs.StringVar(&f.cfg.DataDir, "data-dir", server.DefaultDataDir, "directory of the crash-safe database holding the queue, the order records and the charges (one serve at a time)")
+	fs.BoolVar(&f.inMemory, "in-memory", false, "keep the queue and the order records in memory, not in --data-dir: a crash loses the queued orders (for the lab and benchmarks)")
+	fs.StringVar(&f.cfg.SpillFile, "spill-file", server.DefaultSpillFile, "with --in-memory: JSON-lines file for orders still queued at shutdown, read back at start (empty: drain fully instead); without: a spill file of an earlier version, imported once into --data-dir and removed")
+	serveStore.registerLocal(fs, memstore.DefaultRetention, "how long the order store keeps a finished order after its last change (GET /orders/{id} forgets it then, and its space is reused); queued orders are kept until paid")
+	fs.IntVar(&f.cfg.StoreCapacity, "order-capacity", memstore.DefaultCapacity, "with --in-memory: most orders the order store holds; past it the oldest finished ones are forgotten first, and when none is finished POST answers 503")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	for _, ext := range serveExtensions {
@@ -102,6 +110,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if f.cfg.StoreCapacity < 1 {
 		return usageError{fmt.Errorf("--order-capacity %d: must be at least 1", f.cfg.StoreCapacity)}
+	}
+	if f.inMemory {
+		f.cfg.DataDir = ""
+	} else if f.cfg.DataDir == "" {
+		return usageError{errors.New("--data-dir is empty: name a directory, or give --in-memory")}
 	}
 	f.cfg.StoreRetention = serveStore.retention
 	books, closeBooks, err := serveStore.openBooks()

@@ -18,10 +18,12 @@ import (
 	"flashsale/internal/server"
 )
 
-// Bench compares POST /orders/async of the local system (in-process queue)
-// with a bare net/http handler that decodes the same JSON and answers 202,
-// in the same process, on the same cores, one after the other at each
-// point: fixed open-model rates, then the maximum rate.
+// Bench compares POST /orders/async of the local system on its durable
+// default (the data dir's database: every 202 fsynced, with group commit),
+// the same system in memory, and a bare net/http handler that decodes the
+// same JSON and answers 202, in the same process, on the same cores, one
+// after the other at each point: fixed open-model rates, then the maximum
+// rate.
 type Bench struct {
 	// Rates are the fixed open-model rates, in requests per second.
 	Rates []float64
@@ -29,6 +31,9 @@ type Bench struct {
 	MaxWorkers int
 	// Duration is the length of each run.
 	Duration time.Duration
+	// SizeOrders is the number of orders of the database size runs (0:
+	// none): see DiskSize.
+	SizeOrders int
 	// Log receives a line per run; nil discards them.
 	Log io.Writer
 }
@@ -38,13 +43,16 @@ type Bench struct {
 // up front, so a far larger capacity would cost every garbage collection.
 const BenchQueueCapacity = 400_000
 
-// BenchPoint is one load point run against both targets.
+// BenchPoint is one load point run against the three targets.
 type BenchPoint struct {
 	// Rate is the target rate; 0 for the maximum-rate point.
 	Rate float64
-	// System is POST /orders/async of the local system; Bare the bare
-	// handler.
-	System, Bare *loadgen.Result
+	// Durable is POST /orders/async of the local system on its data dir,
+	// System the same in memory, Bare the bare handler.
+	Durable, System, Bare *loadgen.Result
+	// Syncs are the durable writes the durable run asked for, DiskSyncs
+	// the disk syncs that made them durable (group commit: fewer).
+	Syncs, DiskSyncs int64
 }
 
 // BenchResults is the outcome of a Bench.
@@ -52,6 +60,8 @@ type BenchResults struct {
 	Bench   Bench
 	Started time.Time
 	Points  []BenchPoint
+	// Sizes are the database size runs, when Bench.SizeOrders is set.
+	Sizes []SizeResult
 }
 
 // RunBench runs b.
@@ -75,11 +85,29 @@ func RunBench(ctx context.Context, b Bench) (*BenchResults, error) {
 			cfg.MaxWorkers = b.MaxWorkers
 		}
 		p := BenchPoint{Rate: rate}
+		// The durable system: the same, on a data dir of its own; what is
+		// left queued at the end stays in it.
+		base, srv, stop, err := runServer(ctx, server.Config{Workers: 1, QueueCapacity: BenchQueueCapacity,
+			DataDir: filepath.Join(spill, fmt.Sprintf("data-%d", i)), DrainTimeout: time.Millisecond})
+		if err != nil {
+			return res, err
+		}
+		cfg.BaseURL = base
+		p.Durable, err = loadgen.Run(ctx, cfg)
+		p.Syncs, p.DiskSyncs = srv.Syncs()
+		if stopErr := stop(); err == nil {
+			err = stopErr
+		}
+		if err != nil {
+			return res, fmt.Errorf("bench durable system at %s: %w", rateName(rate, b.MaxWorkers), err)
+		}
+		b.logf("durable %s: %s; %.3f disk syncs per accepted order", rateName(rate, b.MaxWorkers), benchLine(p.Durable), p.syncsPerOrder())
+
 		// The system: one worker with the 3 s payment (the queue only
 		// grows during a run), a queue that holds a whole run at the
 		// maximum rate (a full queue would answer 503), and what is left
 		// spilled to a temporary file at shutdown.
-		base, stop, err := startServer(ctx, server.Config{Workers: 1, QueueCapacity: BenchQueueCapacity,
+		base, stop, err = startServer(ctx, server.Config{Workers: 1, QueueCapacity: BenchQueueCapacity,
 			SpillFile: filepath.Join(spill, fmt.Sprintf("spill-%d.jsonl", i)), DrainTimeout: time.Millisecond})
 		if err != nil {
 			return res, err
@@ -92,7 +120,7 @@ func RunBench(ctx context.Context, b Bench) (*BenchResults, error) {
 		if err != nil {
 			return res, fmt.Errorf("bench system at %s: %w", rateName(rate, b.MaxWorkers), err)
 		}
-		b.logf("system %s: %s", rateName(rate, b.MaxWorkers), benchLine(p.System))
+		b.logf("memory  %s: %s", rateName(rate, b.MaxWorkers), benchLine(p.System))
 
 		base, stopBare, err := startBare()
 		if err != nil {
@@ -104,10 +132,27 @@ func RunBench(ctx context.Context, b Bench) (*BenchResults, error) {
 		if err != nil {
 			return res, fmt.Errorf("bench bare handler at %s: %w", rateName(rate, b.MaxWorkers), err)
 		}
-		b.logf("bare   %s: %s", rateName(rate, b.MaxWorkers), benchLine(p.Bare))
+		b.logf("bare    %s: %s", rateName(rate, b.MaxWorkers), benchLine(p.Bare))
 		res.Points = append(res.Points, p)
 	}
+	if b.SizeOrders > 0 {
+		for _, retention := range []time.Duration{0, SizeRetention} {
+			size, err := DiskSize(ctx, filepath.Join(spill, fmt.Sprintf("size-%v", retention)), b.SizeOrders, retention, b.Log)
+			if err != nil {
+				return res, err
+			}
+			res.Sizes = append(res.Sizes, size)
+		}
+	}
 	return res, nil
+}
+
+// syncsPerOrder is the disk syncs per accepted order of the durable run.
+func (p BenchPoint) syncsPerOrder() float64 {
+	if p.Durable == nil || p.Durable.Stats.Requests-p.Durable.Stats.Failures == 0 {
+		return 0
+	}
+	return float64(p.DiskSyncs) / float64(p.Durable.Stats.Requests-p.Durable.Stats.Failures)
 }
 
 func (b Bench) logf(format string, args ...any) {
@@ -167,10 +212,12 @@ func startBare() (string, func(), error) {
 // and target, and the system's figures as ratios of the bare handler's.
 func (r *BenchResults) WriteMarkdown(w io.Writer) error {
 	b := &strings.Builder{}
-	fmt.Fprintf(b, "# POST /orders/async against a bare handler\n\n")
+	fmt.Fprintf(b, "# POST /orders/async: durable, in memory, and a bare handler\n\n")
 	fmt.Fprintf(b, "Run %s on %s/%s with %d CPUs (%s); load generator and servers in one process, so they share the cores. "+
-		"Each point ran %v against the system (`internal/server`: API, in-process queue of capacity %d, one worker with the 3 s payment) "+
-		"and then against a bare `net/http` handler that decodes the same JSON strictly and answers 202. "+
+		"Each point ran %v against the system on its durable default (`internal/server` with a data dir: API, queue, order records and charges "+
+		"in one Pebble database, every 202 fsynced, concurrent requests sharing a sync; one worker with the 3 s payment), "+
+		"then the same system `--in-memory` (in-process queue of capacity %d), "+
+		"then a bare `net/http` handler that decodes the same JSON strictly and answers 202. "+
 		"Open model with vegeta's pacer; latency from each request's due time (from its send time at the maximum rate); "+
 		"percentiles by nearest rank over every request.\n\n",
 		r.Started.UTC().Format(time.RFC3339), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), r.Bench.Duration, BenchQueueCapacity)
@@ -179,27 +226,46 @@ func (r *BenchResults) WriteMarkdown(w io.Writer) error {
 		for _, t := range []struct {
 			name string
 			res  *loadgen.Result
-		}{{"system", p.System}, {"bare", p.Bare}} {
+		}{{"durable", p.Durable}, {"memory", p.System}, {"bare", p.Bare}} {
 			st := t.res.Stats
 			fmt.Fprintf(b, "| %s | %s | %d | %d | %.0f | %.0f | %s | %s | %s | %s |\n", rateName(p.Rate, r.Bench.MaxWorkers), t.name,
 				st.Requests, st.Failures, t.res.SentRate, t.res.Throughput, benchMS(st.Median), benchMS(st.P90), benchMS(st.P99), benchMS(st.Max))
 		}
 	}
-	fmt.Fprintf(b, "\n## System / bare\n\n| load | throughput | p50 | p90 | p99 |\n|---|---:|---:|---:|---:|\n")
 	ratio := func(a, b float64) string {
 		if b == 0 {
 			return "-"
 		}
 		return fmt.Sprintf("%.2fx", a/b)
 	}
-	for _, p := range r.Points {
-		s, q := p.System.Stats, p.Bare.Stats
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", rateName(p.Rate, r.Bench.MaxWorkers),
-			ratio(p.System.Throughput, p.Bare.Throughput), ratio(float64(s.Median), float64(q.Median)),
-			ratio(float64(s.P90), float64(q.P90)), ratio(float64(s.P99), float64(q.P99)))
+	for _, pair := range []struct {
+		title string
+		a, b  func(BenchPoint) *loadgen.Result
+	}{
+		{"Durable / memory", func(p BenchPoint) *loadgen.Result { return p.Durable }, func(p BenchPoint) *loadgen.Result { return p.System }},
+		{"Memory / bare", func(p BenchPoint) *loadgen.Result { return p.System }, func(p BenchPoint) *loadgen.Result { return p.Bare }},
+	} {
+		fmt.Fprintf(b, "\n## %s\n\n| load | throughput | p50 | p90 | p99 |\n|---|---:|---:|---:|---:|\n", pair.title)
+		for _, p := range r.Points {
+			x, y := pair.a(p), pair.b(p)
+			s, q := x.Stats, y.Stats
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", rateName(p.Rate, r.Bench.MaxWorkers),
+				ratio(x.Throughput, y.Throughput), ratio(float64(s.Median), float64(q.Median)),
+				ratio(float64(s.P90), float64(q.P90)), ratio(float64(s.P99), float64(q.P99)))
+		}
 	}
-	fmt.Fprintf(b, "\nA throughput ratio below 1 or latency ratios above 1 are the cost of what the system does beyond "+
-		"decoding: validation, an order ID, the queue, metrics and logs. Reproduce with `make bench`.\n")
+	fmt.Fprintf(b, "\n## Disk syncs of the durable runs\n\n| load | accepted | durable writes | disk syncs | disk syncs per accepted order |\n|---|---:|---:|---:|---:|\n")
+	for _, p := range r.Points {
+		fmt.Fprintf(b, "| %s | %d | %d | %d | %.3f |\n", rateName(p.Rate, r.Bench.MaxWorkers),
+			p.Durable.Stats.Requests-p.Durable.Stats.Failures, p.Syncs, p.DiskSyncs, p.syncsPerOrder())
+	}
+	fmt.Fprintf(b, "\nA 202 of the durable system is sent once the order and its queue entry are fsynced; requests that arrive "+
+		"while a sync runs share the next one (group commit), so under concurrency there are fewer disk syncs than orders. "+
+		"A throughput ratio below 1 or latency ratios above 1 are the cost of what the system does beyond "+
+		"decoding: validation, an order ID, the queue, metrics and logs, and for the durable one the disk. Reproduce with `make bench`.\n")
+	if len(r.Sizes) > 0 {
+		writeSizes(b, r.Sizes)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -10,9 +10,10 @@ import (
 )
 
 // TestRunBench is a short smoke run of the bench: one fixed rate and the
-// maximum, against the system and the bare handler on 127.0.0.1.
+// maximum, against the durable system, the system in memory and the bare
+// handler on 127.0.0.1, and a small database size run.
 func TestRunBench(t *testing.T) {
-	res, err := RunBench(context.Background(), Bench{Rates: []float64{200}, MaxWorkers: 4, Duration: 200 * time.Millisecond})
+	res, err := RunBench(context.Background(), Bench{Rates: []float64{200}, MaxWorkers: 4, Duration: 200 * time.Millisecond, SizeOrders: 2000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +25,7 @@ func TestRunBench(t *testing.T) {
 		name string
 		n    int
 		fail int
-	}{{"system", fixed.System.Stats.Requests, fixed.System.Stats.Failures}, {"bare", fixed.Bare.Stats.Requests, fixed.Bare.Stats.Failures}} {
+	}{{"durable", fixed.Durable.Stats.Requests, fixed.Durable.Stats.Failures}, {"system", fixed.System.Stats.Requests, fixed.System.Stats.Failures}, {"bare", fixed.Bare.Stats.Requests, fixed.Bare.Stats.Failures}} {
 		if r.n != 40 || r.fail != 0 {
 			t.Errorf("%s at 200/s for 0.2 s: %d requests, %d failed; want 40, 0", r.name, r.n, r.fail)
 		}
@@ -36,7 +37,19 @@ func TestRunBench(t *testing.T) {
 	if err := res.WriteMarkdown(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| 200 req/s | system |", "| 200 req/s | bare |", "| max (4 in flight) |", "## System / bare"} {
+	// Every accepted order of the durable runs was synced, by fewer disk
+	// syncs than writes or as many, never none.
+	for _, p := range res.Points {
+		accepted := int64(p.Durable.Stats.Requests - p.Durable.Stats.Failures)
+		if p.Syncs < accepted || p.DiskSyncs <= 0 || p.DiskSyncs > p.Syncs {
+			t.Errorf("%v: %d accepted, %d durable writes, %d disk syncs", p.Rate, accepted, p.Syncs, p.DiskSyncs)
+		}
+	}
+	if len(res.Sizes) != 2 || res.Sizes[0].Kept != 2000 || res.Sizes[1].Kept >= 2000 || res.Sizes[1].Bytes <= 0 {
+		t.Errorf("size runs = %+v; want all 2000 kept without retention, fewer with", res.Sizes)
+	}
+	for _, want := range []string{"| 200 req/s | durable |", "| 200 req/s | memory |", "| 200 req/s | bare |", "| max (4 in flight) |",
+		"## Durable / memory", "## Memory / bare", "disk syncs per accepted order", "## Database size"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, b.String())
 		}

@@ -259,10 +259,16 @@ func (s Study) logf(format string, args ...any) {
 // names a spill file, they go to a temporary one at once, so that stopping
 // never waits for a backlog to be paid.
 func startServer(ctx context.Context, cfg server.Config) (base string, stop func() error, err error) {
+	base, _, stop, err = runServer(ctx, cfg)
+	return base, stop, err
+}
+
+// runServer is startServer, returning the server too.
+func runServer(ctx context.Context, cfg server.Config) (base string, _ *server.Server, stop func() error, err error) {
 	var spillDir string
 	if cfg.SpillFile == "" {
 		if spillDir, err = os.MkdirTemp("", "flashsale-lab-"); err != nil {
-			return "", nil, fmt.Errorf("spill folder: %w", err)
+			return "", nil, nil, fmt.Errorf("spill folder: %w", err)
 		}
 		cfg.SpillFile = filepath.Join(spillDir, "spill.jsonl")
 		cfg.DrainTimeout = time.Millisecond
@@ -275,7 +281,7 @@ func startServer(ctx context.Context, cfg server.Config) (base string, stop func
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		cleanup()
-		return "", nil, fmt.Errorf("listen: %w", err)
+		return "", nil, nil, fmt.Errorf("listen: %w", err)
 	}
 	cfg.Listener = l
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -283,12 +289,12 @@ func startServer(ctx context.Context, cfg server.Config) (base string, stop func
 	if err != nil {
 		l.Close()
 		cleanup()
-		return "", nil, fmt.Errorf("start server: %w", err)
+		return "", nil, nil, fmt.Errorf("start server: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(runCtx) }()
-	return "http://" + srv.Addr(), func() error {
+	return "http://" + srv.Addr(), srv, func() error {
 		cancel()
 		err := <-done
 		cleanup()

@@ -17,7 +17,9 @@ import (
 
 	"flashsale/internal/httpapi"
 	"flashsale/internal/metrics"
+	"flashsale/internal/order"
 	"flashsale/internal/orderstore"
+	"flashsale/internal/orderstore/diskstore"
 	"flashsale/internal/orderstore/memstore"
 	"flashsale/internal/payment"
 	"flashsale/internal/queue"
@@ -33,6 +35,7 @@ const (
 	DefaultSyncConcurrency = 1
 	DefaultDrainTimeout    = 30 * time.Second
 	DefaultSpillFile       = "flashsale-spill.jsonl"
+	DefaultDataDir         = "flashsale-data"
 	// LeaseMargin is added to the payment delay for a worker's claim.
 	LeaseMargin = 30 * time.Second
 )
@@ -59,9 +62,17 @@ type Config struct {
 	RequestTimeout time.Duration
 	// DrainTimeout is how long shutdown keeps draining the queue.
 	DrainTimeout time.Duration
-	// SpillFile receives the orders still queued after the drain timeout,
-	// and is read back at start. Empty disables spilling: then shutdown
-	// drains until the queue is empty, however long that takes.
+	// DataDir holds the embedded default's database (diskstore): the order
+	// store, the queue and the payment charges, so that an order answered
+	// 202 survives a crash. Empty: everything in memory (a crash loses
+	// what is queued), with SpillFile. Not used with a Publisher or a
+	// Store.
+	DataDir string
+	// SpillFile, in memory (no DataDir), receives the orders still queued
+	// after the drain timeout, and is read back at start. Empty disables
+	// spilling: then shutdown drains until the queue is empty, however
+	// long that takes. With a DataDir, a spill file left by an earlier
+	// version is imported once into the database, then removed.
 	SpillFile string
 	// Publisher, when set, carries async orders instead of the in-process
 	// queue (for example SNS); the server then runs the API alone, with no
@@ -138,18 +149,39 @@ type Server struct {
 	http     *http.Server
 	metrics  *metrics.Metrics
 	gate     *drainGate
-	queue    *memory.Queue // nil with an external publisher
-	pool     *worker.Pool  // nil with an external publisher
+	queue    *memory.Queue    // nil with an external publisher
+	pool     *worker.Pool     // nil with an external publisher
+	disk     *diskstore.Store // the DataDir's database; nil in memory
 	restored int
+	imported int
 }
 
 // New builds the system and starts listening, but serves nothing until Run.
-// It restores the orders of the spill file, if any, into the queue.
-func New(cfg Config) (*Server, error) {
+// With a DataDir it opens the database there (failing on a damaged one, or
+// one another process holds), imports a spill file left by an earlier
+// version, and queues the orders accepted and not finished before; in
+// memory it restores the orders of the spill file, if any.
+func New(cfg Config) (s *Server, _ error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: metrics.New()}
+	s = &Server{cfg: cfg, log: cfg.Logger, metrics: metrics.New()}
+	if cfg.DataDir != "" && cfg.Publisher == nil && cfg.Store == nil {
+		disk, err := diskstore.Open(cfg.DataDir, diskstore.Config{Retention: cfg.StoreRetention, Logger: cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if s == nil {
+				_ = disk.Close()
+			}
+		}()
+		s.disk = disk
+		cfg.Store = disk
+		if cfg.Books == nil {
+			cfg.Books = s.disk
+		}
+	}
 	proc, err := payment.New(payment.Config{Delay: cfg.PaymentDelay, DeclineRate: cfg.DeclineRate, Seed: cfg.Seed,
 		Observer: s.metrics, Books: cfg.Books})
 	if err != nil {
@@ -171,9 +203,9 @@ func New(cfg Config) (*Server, error) {
 
 	publisher := cfg.Publisher
 	if publisher == nil {
-		restored, err := memory.ReadSpill(cfg.SpillFile)
+		restored, err := s.restore()
 		if err != nil {
-			return nil, fmt.Errorf("restore spilled orders: %w", err)
+			return nil, err
 		}
 		s.restored = len(restored)
 		if s.queue, err = memory.New(cfg.QueueCapacity, restored...); err != nil {
@@ -230,6 +262,70 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// restore returns the orders to queue at start: those of the database
+// (after importing a spill file into it), or of the spill file in memory.
+func (s *Server) restore() ([]order.Order, error) {
+	if s.disk == nil {
+		restored, err := memory.ReadSpill(s.cfg.SpillFile)
+		if err != nil {
+			return nil, fmt.Errorf("restore spilled orders: %w", err)
+		}
+		return restored, nil
+	}
+	if err := s.importSpill(); err != nil {
+		return nil, err
+	}
+	queued, err := s.disk.Queued(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return queued, nil
+}
+
+// importSpill moves the orders of a spill file left by an earlier version
+// into the database, once: each is recorded and queued (an order the
+// database holds already is skipped), then the file is removed. Killed
+// half-way, the next start imports the rest and skips what is there.
+func (s *Server) importSpill() error {
+	if s.cfg.SpillFile == "" {
+		return nil
+	}
+	spilled, err := memory.ReadSpill(s.cfg.SpillFile)
+	if err != nil {
+		return fmt.Errorf("import the spill file %s: %w (fix or remove the file)", s.cfg.SpillFile, err)
+	}
+	if len(spilled) == 0 {
+		return nil
+	}
+	ctx := context.Background()
+	for _, o := range spilled {
+		if _, err := s.disk.Create(ctx, o); err != nil && !errors.Is(err, orderstore.ErrExists) {
+			if errors.Is(err, orderstore.ErrConflict) {
+				s.log.Error("spilled order conflicts with a recorded one: not imported", "order_id", o.ID, "spill_file", s.cfg.SpillFile)
+				continue
+			}
+			return fmt.Errorf("import the spill file %s: order %s: %w", s.cfg.SpillFile, o.ID, err)
+		}
+		s.imported++
+	}
+	if err := os.Remove(s.cfg.SpillFile); err != nil {
+		return fmt.Errorf("imported the spill file %s, but could not remove it: %w (remove it by hand: its orders are in %s)",
+			s.cfg.SpillFile, err, s.cfg.DataDir)
+	}
+	s.log.Warn("spill file imported into the database and removed", "spill_file", s.cfg.SpillFile, "orders", s.imported, "data_dir", s.cfg.DataDir)
+	return nil
+}
+
+// Syncs reports the durable writes of the data dir's database since start
+// (requested) and the disk syncs that made them durable (disk): with group
+// commit, fewer. Both are 0 in memory.
+func (s *Server) Syncs() (requested, disk int64) {
+	if s.disk == nil {
+		return 0, 0
+	}
+	return s.disk.Syncs(), s.disk.DiskSyncs()
+}
+
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.listener.Addr().String() }
 
@@ -257,7 +353,16 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.pool != nil {
 		workers = s.cfg.Workers
 	}
-	s.log.Info("flashsale serving", "addr", "http://"+s.Addr(), "queue", s.queueName(), "workers", workers,
+	if s.disk != nil {
+		defer func() {
+			if cerr := s.disk.Close(); cerr != nil {
+				s.log.Error("closing the database", "data_dir", s.cfg.DataDir, "err", cerr)
+			}
+		}()
+	} else if s.pool != nil {
+		s.log.Warn("the queue is in memory: a crash or kill loses the orders queued and not yet paid (start without --in-memory to keep them on disk in --data-dir)")
+	}
+	s.log.Info("flashsale serving", "addr", "http://"+s.Addr(), "queue", s.queueName(), "data_dir", s.cfg.DataDir, "workers", workers,
 		"payment_delay", s.paymentDelay(), "sync_concurrency", s.cfg.SyncConcurrency,
 		"request_timeout", s.cfg.RequestTimeout, "restored_orders", s.restored)
 
@@ -283,6 +388,21 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.queue.Close()
 	s.log.Info("draining the queue", "depth", s.queue.Len(), "drain_timeout", s.cfg.DrainTimeout)
+	if s.disk != nil {
+		select {
+		case <-poolDone:
+		case <-time.After(s.cfg.DrainTimeout):
+			s.log.Warn("drain timeout reached: finishing in-flight payments; the rest stay queued in the database", "depth", s.queue.Len())
+			stopPool()
+			<-poolDone
+		}
+		left := len(s.queue.Drain())
+		if left > 0 {
+			s.log.Warn("orders stay queued in the database; the next serve with this data dir pays them", "orders", left, "data_dir", s.cfg.DataDir)
+		}
+		s.log.Info("stopped", "queued_orders", left)
+		return err
+	}
 	if s.cfg.SpillFile == "" {
 		<-poolDone
 	} else {
@@ -311,6 +431,9 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 func (s *Server) queueName() string {
+	if s.disk != nil {
+		return "disk"
+	}
 	if s.queue != nil {
 		return "memory"
 	}

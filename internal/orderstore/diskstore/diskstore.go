@@ -99,6 +99,7 @@ type Store struct {
 	locks   [256]sync.Mutex
 	seed    maphash.Seed
 	syncs   atomic.Int64 // synced commits asked for
+	syncs0  int64        // the log's syncs at the end of Open
 
 	stop      chan struct{}
 	swept     chan struct{}
@@ -180,6 +181,7 @@ func Open(dir string, cfg Config) (*Store, error) {
 		_ = lock.Close()
 		return nil, classify(dir, true, err)
 	}
+	s.syncs0 = s.walSyncs()
 	if cfg.SweepInterval > 0 {
 		go s.sweepLoop()
 	} else {
@@ -345,7 +347,9 @@ func (s *Store) Syncs() int64 { return s.syncs.Load() }
 
 // DiskSyncs is the number of times the write-ahead log was synced to disk
 // since Open: with group commit, fewer than Syncs under concurrency.
-func (s *Store) DiskSyncs() int64 {
+func (s *Store) DiskSyncs() int64 { return s.walSyncs() - s.syncs0 }
+
+func (s *Store) walSyncs() int64 {
 	h := s.db.Metrics().LogWriter.FsyncLatency
 	if h == nil {
 		return -1

@@ -9,13 +9,15 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"flashsale/internal/order"
 	"flashsale/internal/queue"
 )
 
 // Queue is a bounded in-process queue. It implements queue.Publisher,
-// queue.Consumer and queue.DepthReader, and is safe for concurrent use.
+// queue.Consumer, queue.Retrier and queue.DepthReader, and is safe for
+// concurrent use.
 //
 // Orders wait in a slice that grows with the backlog, not in a buffer of the
 // full capacity: a queue of capacity ten million costs nothing until orders
@@ -31,6 +33,8 @@ type Queue struct {
 	ready chan struct{}
 	done  chan struct{} // closed by Close
 	seq   atomic.Uint64
+	// delayed are the orders NackAfter holds until their delay ends.
+	delayed map[*time.Timer]order.Order
 }
 
 // New returns a queue that accepts up to capacity orders from Publish.
@@ -143,14 +147,47 @@ func (q *Queue) Nack(_ context.Context, d *queue.Delivery) error {
 	return nil
 }
 
+// NackAfter gives the order back after delay (queue.Retrier): for an
+// order another processor holds until its claim ends. Drain returns it if
+// the delay has not ended by then.
+func (q *Queue) NackAfter(_ context.Context, d *queue.Delivery, delay time.Duration) error {
+	if d == nil || d.Err != nil {
+		return nil
+	}
+	if delay <= 0 {
+		return q.Nack(context.Background(), d)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.delayed == nil {
+		q.delayed = map[*time.Timer]order.Order{}
+	}
+	var t *time.Timer
+	t = time.AfterFunc(delay, func() {
+		q.mu.Lock()
+		o, ok := q.delayed[t]
+		if ok {
+			delete(q.delayed, t)
+			q.items = append(q.items, o)
+		}
+		q.mu.Unlock()
+		if ok {
+			q.signal()
+		}
+	})
+	q.delayed[t] = d.Order
+	return nil
+}
+
 // Depth is the number of orders waiting.
 func (q *Queue) Depth(context.Context) (int, error) { return q.Len(), nil }
 
-// Len is the number of orders waiting.
+// Len is the number of orders waiting, those given back for later
+// included.
 func (q *Queue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.items)
+	return len(q.items) + len(q.delayed)
 }
 
 // Close stops Publish from accepting orders. Receive keeps returning what is
@@ -172,5 +209,11 @@ func (q *Queue) Drain() []order.Order {
 	defer q.mu.Unlock()
 	out := q.items
 	q.items = nil
+	for t, o := range q.delayed {
+		// A timer that fired finds its order gone: it is here.
+		t.Stop()
+		out = append(out, o)
+	}
+	q.delayed = nil
 	return out
 }

@@ -223,3 +223,42 @@ func TestBacklogGrowsLazily(t *testing.T) {
 		t.Errorf("Len = %d after receiving everything", n)
 	}
 }
+
+// TestNackAfter: an order given back for later is delivered once the delay
+// ends, counts in Len meanwhile, and is in Drain's result if the queue
+// stops first.
+func TestNackAfter(t *testing.T) {
+	ctx := context.Background()
+	q, err := memory.New(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := queuetest.NewOrder(t, 7)
+	if err := q.Publish(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	d, err := q.Receive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := q.NackAfter(ctx, d, 150*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if q.Len() != 1 {
+		t.Errorf("Len while delayed = %d, want 1", q.Len())
+	}
+	d, err = q.Receive(ctx)
+	if err != nil || d.Order.ID != o.ID {
+		t.Fatalf("receive = %v, %v", d, err)
+	}
+	if waited := time.Since(start); waited < 150*time.Millisecond {
+		t.Errorf("delivered again after %v, want at least the delay", waited)
+	}
+	if err := q.NackAfter(ctx, d, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if left := q.Drain(); len(left) != 1 || left[0].ID != o.ID {
+		t.Errorf("drain = %v, want the delayed order", left)
+	}
+}
