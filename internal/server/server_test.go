@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -341,4 +342,71 @@ func line(b *syncbuf.Buffer, msg string) []byte {
 		}
 	}
 	return nil
+}
+
+// TestDurableRestart: on a data dir, the orders still queued when the
+// drain timeout ends stay in the database; the next server on the
+// directory restores and pays them, and answers GET /orders/{id} for every
+// order of both runs. Each is charged once.
+func TestDurableRestart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	cfg := server.Config{Workers: 1, PaymentDelay: 100 * time.Millisecond, DrainTimeout: 10 * time.Millisecond, DataDir: dir}
+	first := start(t, cfg)
+	var ids []string
+	for i := range 10 {
+		code, id, err := postOrder(http.DefaultClient, first.url, "/orders/async", i+1)
+		if err != nil || code != http.StatusAccepted {
+			t.Fatalf("post %d: %d %v", i, code, err)
+		}
+		ids = append(ids, id)
+	}
+	first.stop(t)
+	paidFirst := first.metric(t, "flashsale_payments_total", nil)
+	if paidFirst >= 10 {
+		t.Fatalf("the first run paid %v of 10 orders before its drain timeout; want some left queued", paidFirst)
+	}
+
+	second := start(t, cfg)
+	waitFor(t, 10*time.Second, "every order completed", func() bool {
+		for _, id := range ids {
+			if orderStatus(t, second.url, id) != "completed" {
+				return false
+			}
+		}
+		return true
+	})
+	second.stop(t)
+	if paid := paidFirst + second.metric(t, "flashsale_payments_total", nil); paid != 10 {
+		t.Errorf("payments across the runs = %v, want 10 (each order once)", paid)
+	}
+	if got := second.metric(t, "flashsale_duplicates_total", nil); got != 0 {
+		t.Errorf("the second run saw %v duplicates, want 0: finished orders are not restored", got)
+	}
+}
+
+// TestDurableLockedDir: a second server on a data dir the first holds
+// fails to start, and the first is untouched.
+func TestDurableLockedDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	first := start(t, server.Config{DataDir: dir})
+	if _, err := server.New(server.Config{Addr: "127.0.0.1:0", DataDir: dir, Logger: quiet}); err == nil || !strings.Contains(err.Error(), dir) {
+		t.Errorf("second server on %s: %v, want an error naming it", dir, err)
+	}
+	if code, _, err := postOrder(http.DefaultClient, first.url, "/orders/async", 1); err != nil || code != http.StatusAccepted {
+		t.Errorf("first server after the second tried: %d %v", code, err)
+	}
+}
+
+func orderStatus(t *testing.T, url, id string) string {
+	t.Helper()
+	resp, err := http.Get(url + "/orders/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return body.Status
 }
