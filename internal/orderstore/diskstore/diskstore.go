@@ -62,10 +62,12 @@ var (
 )
 
 // Keys: o/<order id> holds a record, q/<seq> the id of a queued order,
+// x/<expiry><order id> indexes the records by expiry for the sweep,
 // c/<idempotency key> a charge, m/format the layout's version.
 var (
 	prefixOrder  = []byte("o/")
 	prefixQueue  = []byte("q/")
+	prefixExpiry = []byte("x/")
 	prefixCharge = []byte("c/")
 	keyFormat    = []byte("m/format")
 )
@@ -380,6 +382,13 @@ func queueKey(seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, seq)
 }
 
+// expiryKey sorts by expiry time (Unix nanoseconds, big-endian), then id.
+func expiryKey(at time.Time, id string) []byte {
+	k := append([]byte(nil), prefixExpiry...)
+	k = binary.BigEndian.AppendUint64(k, uint64(at.UnixNano()))
+	return append(k, id...)
+}
+
 func chargeKey(key string) []byte { return append(append([]byte(nil), prefixCharge...), key...) }
 
 // lock serialises the read-modify-write of one key (an order or a charge):
@@ -433,10 +442,19 @@ func (s *Store) loadAny(id string) (r record, ok bool, err error) {
 }
 
 // write puts r (touched at now) with the queue changes of b, synced when
-// durable.
-func (s *Store) write(b *pebble.Batch, r *record, now time.Time, durable bool) error {
+// durable; old is the expiry of the record it replaces (zero: none), whose
+// index entry goes.
+func (s *Store) write(b *pebble.Batch, r *record, old, now time.Time, durable bool) error {
 	r.UpdatedAt = now
 	r.ExpiresAt = now.Add(s.cfg.Retention)
+	if !old.IsZero() {
+		if err := b.Delete(expiryKey(old, r.Order.ID), nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Set(expiryKey(r.ExpiresAt, r.Order.ID), nil, nil); err != nil {
+		return err
+	}
 	if err := b.Set(orderKey(r.Order.ID), s.encode(*r), nil); err != nil {
 		return err
 	}
@@ -477,7 +495,7 @@ func (s *Store) Create(_ context.Context, o order.Order) (orderstore.Record, err
 	if err := b.Set(queueKey(r.Seq), []byte(o.ID), nil); err != nil {
 		return orderstore.Record{}, err
 	}
-	if err := s.write(b, &r, now, true); err != nil {
+	if err := s.write(b, &r, old.ExpiresAt, now, true); err != nil {
 		return orderstore.Record{}, err
 	}
 	return r.Record, nil
@@ -505,6 +523,7 @@ func (s *Store) Claim(_ context.Context, o order.Order, holder string, lease tim
 	hash := orderstore.PayloadHash(o)
 	defer s.lock('o', o.ID)()
 	r, ok, err := s.load(o.ID, now)
+	old := r.ExpiresAt // of an expired record too: it is replaced
 	switch {
 	case err != nil:
 		return orderstore.Record{}, err
@@ -523,7 +542,7 @@ func (s *Store) Claim(_ context.Context, o order.Order, holder string, lease tim
 	r.Attempts++
 	b := s.db.NewBatch()
 	defer b.Close()
-	if err := s.write(b, &r, now, false); err != nil {
+	if err := s.write(b, &r, old, now, false); err != nil {
 		return orderstore.Record{}, err
 	}
 	return r.Record, nil
@@ -579,6 +598,7 @@ func (s *Store) Cancel(_ context.Context, id, reason string) (orderstore.Record,
 
 // finish writes a finished r, out of the queue. Lock of r held.
 func (s *Store) finish(r record, now time.Time) (orderstore.Record, error) {
+	old := r.ExpiresAt
 	b := s.db.NewBatch()
 	defer b.Close()
 	if r.Seq != 0 {
@@ -587,7 +607,7 @@ func (s *Store) finish(r record, now time.Time) (orderstore.Record, error) {
 		}
 		r.Seq = 0
 	}
-	if err := s.write(b, &r, now, true); err != nil {
+	if err := s.write(b, &r, old, now, true); err != nil {
 		return orderstore.Record{}, err
 	}
 	return r.Record, nil
@@ -666,39 +686,56 @@ func (s *Store) Charges(_ context.Context) (map[string]payment.Result, error) {
 }
 
 // Sweep deletes the records that expired, with their charges, and returns
-// how many. Only finished records expire before their retention is over
-// for good; an unfinished one past it is kept while it is queued.
+// how many. It reads only the expiry index up to now, not every record. A
+// queued order past its expiry is kept: it is deleted once finished and
+// expired again.
 func (s *Store) Sweep(_ context.Context) (int, error) {
 	now := s.cfg.Now()
-	var expired []string
-	err := s.scan(prefixOrder, func(key, value []byte) error {
-		var r record
-		if err := json.Unmarshal(value, &r); err != nil {
-			return fmt.Errorf("record %s: %w", key, err)
-		}
-		if !now.Before(r.ExpiresAt) && r.Seq == 0 {
-			expired = append(expired, r.Order.ID)
-		}
-		return nil
-	})
+	type entry struct {
+		key []byte
+		id  string
+		at  time.Time
+	}
+	var due []entry
+	upper := binary.BigEndian.AppendUint64(append([]byte(nil), prefixExpiry...), uint64(now.UnixNano())+1)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixExpiry, UpperBound: upper})
 	if err != nil {
 		return 0, fmt.Errorf("diskstore: sweep %s: %w", s.dir, err)
 	}
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) < len(prefixExpiry)+8 {
+			continue
+		}
+		nanos := binary.BigEndian.Uint64(k[len(prefixExpiry):])
+		due = append(due, entry{key: append([]byte(nil), k...), id: string(k[len(prefixExpiry)+8:]), at: time.Unix(0, int64(nanos))})
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return 0, fmt.Errorf("diskstore: sweep %s: %w", s.dir, err)
+	}
 	n := 0
-	for _, id := range expired {
-		unlock := s.lock('o', id)
-		r, ok, err := s.loadAny(id)
-		if err == nil && ok && r.Seq == 0 && !now.Before(r.ExpiresAt) {
+	for _, e := range due {
+		unlock := s.lock('o', e.id)
+		r, ok, err := s.loadAny(e.id)
+		if err == nil {
 			b := s.db.NewBatch()
-			_ = b.Delete(orderKey(id), nil)
-			_ = b.Delete(chargeKey(id), nil)
-			err = b.Commit(pebble.NoSync)
+			switch {
+			case !ok || !r.ExpiresAt.Equal(e.at): // an index entry left behind
+				_ = b.Delete(e.key, nil)
+			case r.Seq == 0:
+				_ = b.Delete(orderKey(e.id), nil)
+				_ = b.Delete(chargeKey(e.id), nil)
+				_ = b.Delete(e.key, nil)
+				n++
+			}
+			if !b.Empty() {
+				err = b.Commit(pebble.NoSync)
+			}
 			b.Close()
-			n++
 		}
 		unlock()
 		if err != nil {
-			return n, fmt.Errorf("diskstore: sweep %s: %w", id, err)
+			return n, fmt.Errorf("diskstore: sweep %s: %w", e.id, err)
 		}
 	}
 	return n, nil
