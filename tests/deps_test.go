@@ -31,8 +31,8 @@ var forbidden = []struct{ prefix, what string }{
 	{"net/rpc", "the legacy RPC runtime (build with -tags lambda.norpc)"},
 	{"github.com/google/go-containerregistry", "the container image builder"},
 	{"flashsale/internal/ociimage", "the container image builder"},
-	// Tests only: the EMF records are checked against the specification's
-	// JSON schema in tests, never in a function.
+	// Tests only: the EMF records are checked against our JSON schema of
+	// the specification in tests, never in a function.
 	{"github.com/santhosh-tekuri/jsonschema", "the JSON-schema validator (tests only)"},
 	{"flashsale/internal/testutil", "test helpers"},
 	// The SDK's default configuration loader and the credential providers

@@ -78,7 +78,7 @@ func jsonLogs(inv *rie.Invocation) []map[string]any {
 }
 
 // checkMetrics checks the invocation's EMF records against the
-// specification (its JSON schema and rules): one record, of the function,
+// specification (our JSON schema of it and emf.Validate): one record, of the function,
 // in namespace flashsale, ColdStart 1 with an InitDuration on a cold start
 // and 0 without one otherwise.
 func checkMetrics(t *testing.T, inv *rie.Invocation, function string, cold bool) map[string]any {

@@ -10,7 +10,7 @@
 // the epoch) and the CloudWatchMetrics directives (Namespace, Dimensions,
 // Metrics), and whose other members are the metric values, the dimension
 // values and any other properties. [Record.Encode] and [Validate] enforce the
-// specification's rules, including those its JSON schema cannot express
+// specification's rules, including those a JSON schema cannot express
 // (every referenced member present at the root, metric values numbers or
 // arrays of at most 100 numbers, dimension values strings of at most 1,024
 // characters).
@@ -383,8 +383,8 @@ func parseDirective(raw any, root map[string]any) (Directive, error) {
 			m.Unit = Unit(s)
 		}
 		if r, present := def["StorageResolution"]; present {
-			if f, ok := r.(float64); !ok || f != math.Trunc(f) {
-				return d, fmt.Errorf("metric %q: StorageResolution %v is not an integer", m.Name, r)
+			if f, ok := r.(float64); !ok || f != 1 && f != 60 {
+				return d, fmt.Errorf("metric %q: StorageResolution %v is neither 1 nor 60", m.Name, r)
 			}
 		}
 		switch v := root[m.Name].(type) {

@@ -33,7 +33,8 @@ func coldStart() emf.Record {
 }
 
 // TestEncodeValidAgainstSchema encodes records and validates each against
-// the specification's JSON schema and its other rules.
+// our JSON schema of the specification (internal/emf/testdata) and its
+// other rules.
 func TestEncodeValidAgainstSchema(t *testing.T) {
 	many := coldStart()
 	many.Metrics = nil
@@ -135,8 +136,8 @@ func TestEncodeRejects(t *testing.T) {
 }
 
 // TestValidate checks hand-written documents, valid and invalid, against
-// both the published JSON schema and Validate: each invalid one breaks a
-// rule of the specification.
+// both our JSON schema (internal/emf/testdata) and Validate: each invalid
+// one breaks a rule of the specification.
 func TestValidate(t *testing.T) {
 	const valid = `{"_aws":{"Timestamp":1574109732004,"CloudWatchMetrics":[{"Namespace":"lambda-function-metrics","Dimensions":[["functionVersion"]],"Metrics":[{"Name":"time","Unit":"Milliseconds","StorageResolution":60}]}]},"functionVersion":"$LATEST","time":100,"requestId":"989ffbf8-9ace-4817-a57c-e4dd734019ee"}`
 	tests := []struct {
@@ -149,6 +150,7 @@ func TestValidate(t *testing.T) {
 		{"no Namespace", strings.Replace(valid, `"Namespace":"lambda-function-metrics",`, "", 1), true},
 		{"empty Dimensions", strings.Replace(valid, `[["functionVersion"]]`, `[]`, 1), true},
 		{"bad unit", strings.Replace(valid, `"Milliseconds"`, `"Millis"`, 1), true},
+		{"StorageResolution 30", strings.Replace(valid, `"StorageResolution":60`, `"StorageResolution":30`, 1), true},
 		{"no metric value", strings.Replace(valid, `"time":100,`, "", 1), false},
 		{"string metric value", strings.Replace(valid, `"time":100`, `"time":"100"`, 1), false},
 		{"dimension value a number", strings.Replace(valid, `"functionVersion":"$LATEST"`, `"functionVersion":1`, 1), false},

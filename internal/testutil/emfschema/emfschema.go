@@ -1,8 +1,9 @@
 // Package emfschema validates CloudWatch Embedded Metric Format records in
-// tests against the JSON schema published with the specification (kept in
-// internal/emf/testdata/emf-schema.json, whose README names its source) and
-// against the rules the schema cannot express (emf.Validate). Tests only:
-// the JSON-schema validator must never reach a Lambda bootstrap.
+// tests against our JSON schema of an EMF record (written from the rules of
+// the published specification, in internal/emf/testdata/emf-schema.json)
+// and against the rules a schema cannot express (emf.Validate). The two are
+// independent readings of the specification. Tests only: the JSON-schema
+// validator must never reach a Lambda bootstrap.
 package emfschema
 
 import (
@@ -25,6 +26,9 @@ var (
 	errLd  error
 )
 
+// SchemaID is the schema's $id.
+const SchemaID = "https://flashsale.invalid/schemas/emf-record.json"
+
 // Path is the schema file's path.
 func Path() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -44,21 +48,18 @@ func load() (*jsonschema.Schema, error) {
 			errLd = err
 			return
 		}
+		// The schema names its draft ($schema, 2020-12) and its $id.
 		c := jsonschema.NewCompiler()
-		// The published schema names no $schema; its "$id"s are draft-06
-		// style JSON-pointer fragments.
-		c.DefaultDraft(jsonschema.Draft6)
-		const url = "https://flashsale.invalid/emf-schema.json"
-		if errLd = c.AddResource(url, doc); errLd != nil {
+		if errLd = c.AddResource(SchemaID, doc); errLd != nil {
 			return
 		}
-		schema, errLd = c.Compile(url)
+		schema, errLd = c.Compile(SchemaID)
 	})
 	return schema, errLd
 }
 
-// CheckSchema returns why line does not validate against the published
-// JSON schema alone, or nil.
+// CheckSchema returns why line does not validate against our JSON schema
+// alone, or nil.
 func CheckSchema(line []byte) error {
 	s, err := load()
 	if err != nil {
@@ -71,8 +72,8 @@ func CheckSchema(line []byte) error {
 	return s.Validate(v)
 }
 
-// Check returns why line, one log line, is not a valid EMF record (by the
-// published JSON schema, then by emf.Validate), or nil.
+// Check returns why line, one log line, is not a valid EMF record (by our
+// JSON schema, then by emf.Validate), or nil.
 func Check(line []byte) error {
 	if err := CheckSchema(line); err != nil {
 		return err
