@@ -3,6 +3,7 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"flashsale/internal/capacity"
+	"flashsale/internal/serverless"
+	"flashsale/internal/workerservice"
 )
 
 // Operating a sale (issue 13, items 1 and 2): template.yaml's alarms and its
@@ -24,9 +27,12 @@ import (
 // of the right type, by the attribute CloudWatch knows it by.
 
 // opsRegion and opsStackName stand for ${AWS::Region} and ${AWS::StackName}.
+// The stack name is not samconfig.toml's "flashsale", so that a name
+// written out for that stack (flashsale-worker) instead of derived from
+// ${AWS::StackName} does not pass for the stack's.
 const (
 	opsRegion    = "eu-west-1"
-	opsStackName = "flashsale"
+	opsStackName = "opsstack"
 )
 
 // opsParams are the parameter values of a stack with Processor p and
@@ -166,10 +172,12 @@ func (s stack) typed(typ string) []string {
 }
 
 // dimTarget is what a metric dimension's value must be: a Ref of one of
-// types (attr "") or their Fn::GetAtt attr.
+// types (attr "") or their Fn::GetAtt attr; or, for emfWriter, the name an
+// EMF writer of the stack gives its records (emfWriters).
 type dimTarget struct {
-	attr  string
-	types []string
+	attr      string
+	types     []string
+	emfWriter bool
 }
 
 // cwNamespace is a CloudWatch namespace the stack's alarms and dashboard
@@ -181,8 +189,8 @@ type cwNamespace struct {
 }
 
 var (
-	ecsCluster = dimTarget{"", []string{"AWS::ECS::Cluster"}}
-	ecsService = dimTarget{"Name", []string{"AWS::ECS::Service"}}
+	ecsCluster = dimTarget{types: []string{"AWS::ECS::Cluster"}}
+	ecsService = dimTarget{attr: "Name", types: []string{"AWS::ECS::Service"}}
 )
 
 // cwNamespaces: an HTTP API's metrics are 4xx, 5xx, Count, Latency and
@@ -194,21 +202,21 @@ var (
 var cwNamespaces = map[string]cwNamespace{
 	"AWS/ApiGateway": {
 		metrics: []string{"Count", "Latency", "IntegrationLatency", "4xx", "5xx", "DataProcessed"},
-		dims:    map[string]dimTarget{"ApiId": {"", []string{"AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Api"}}},
+		dims:    map[string]dimTarget{"ApiId": {types: []string{"AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Api"}}},
 	},
 	"AWS/SNS": {
 		metrics: []string{"NumberOfMessagesPublished", "NumberOfNotificationsDelivered", "NumberOfNotificationsFailed",
 			"NumberOfNotificationsRedrivenToDlq", "NumberOfNotificationsFailedToRedriveToDlq", "PublishSize"},
-		dims: map[string]dimTarget{"TopicName": {"TopicName", []string{"AWS::SNS::Topic"}}},
+		dims: map[string]dimTarget{"TopicName": {attr: "TopicName", types: []string{"AWS::SNS::Topic"}}},
 	},
 	"AWS/SQS": {
 		metrics: []string{"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed",
 			"ApproximateAgeOfOldestMessage", "NumberOfMessagesSent", "NumberOfMessagesReceived", "NumberOfMessagesDeleted", "NumberOfEmptyReceives"},
-		dims: map[string]dimTarget{"QueueName": {"QueueName", []string{"AWS::SQS::Queue"}}},
+		dims: map[string]dimTarget{"QueueName": {attr: "QueueName", types: []string{"AWS::SQS::Queue"}}},
 	},
 	"AWS/Lambda": {
 		metrics: []string{"Invocations", "Errors", "Throttles", "Duration", "ConcurrentExecutions", "AsyncEventsReceived", "AsyncEventAge", "AsyncEventsDropped", "DestinationDeliveryFailures"},
-		dims:    map[string]dimTarget{"FunctionName": {"", []string{"AWS::Serverless::Function", "AWS::Lambda::Function"}}},
+		dims:    map[string]dimTarget{"FunctionName": {types: []string{"AWS::Serverless::Function", "AWS::Lambda::Function"}}},
 	},
 	"AWS/ECS": {
 		metrics: []string{"CPUUtilization", "MemoryUtilization"},
@@ -218,12 +226,70 @@ var cwNamespaces = map[string]cwNamespace{
 		metrics: []string{"RunningTaskCount", "DesiredTaskCount", "PendingTaskCount"},
 		dims:    map[string]dimTarget{"ClusterName": ecsCluster, "ServiceName": ecsService},
 	},
+	// Our own: the EMF records of internal/serverless/metrics.go.
+	serverless.MetricsNamespace: {
+		metrics: []string{serverless.MetricColdStart, serverless.MetricInitDuration, serverless.MetricPaymentDuration},
+		dims:    map[string]dimTarget{serverless.DimensionFunction: {emfWriter: true}},
+	},
+}
+
+// emfOnlyBy names, for a metric of our namespace that not every writer
+// writes, the writers that do: the API function's invocations and the
+// worker's start-up record carry no PaymentDuration.
+var emfOnlyBy = map[string][]string{serverless.MetricPaymentDuration: {"ProcessorFunction"}}
+
+// emfWriters maps each value the "function" dimension of our EMF records
+// takes in stack s to the resource writing them: a Lambda function writes
+// its name as the runtime sees it (AWS_LAMBDA_FUNCTION_NAME, the function's
+// Ref), and a container of a task definition running `flashsale worker`
+// the --name of its command (workerservice.DefaultName without one). Only
+// the resources of s write.
+func (s stack) emfWriters(tp template, params map[string]string) (map[string]string, []string) {
+	writers := map[string]string{}
+	var errs []string
+	for _, fn := range slices.Concat(s.typed("AWS::Serverless::Function"), s.typed("AWS::Lambda::Function")) {
+		writers[refToken(fn)] = fn
+	}
+	for _, td := range s.typed("AWS::ECS::TaskDefinition") {
+		for _, c := range anySlice(get(s.resources[td], "Properties", "ContainerDefinitions")) {
+			entry := anySlice(get(c, "EntryPoint"))
+			// No EntryPoint: the image's own, which runs the worker.
+			if len(entry) > 0 && (len(entry) < 2 || filepath.Base(str(entry[0])) != "flashsale" || str(entry[1]) != "worker") {
+				continue
+			}
+			name := workerservice.DefaultName
+			cmd := anySlice(get(c, "Command"))
+			for i, a := range cmd {
+				arg, err := s.cfnString(tp, params, a)
+				if err != nil {
+					errs = append(errs, fmt.Sprintf("%s: Command: %v", td, err))
+					break
+				}
+				if v, ok := strings.CutPrefix(arg, "--name="); ok {
+					name = v
+				} else if arg == "--name" && i+1 < len(cmd) {
+					if name, err = s.cfnString(tp, params, cmd[i+1]); err != nil {
+						errs = append(errs, fmt.Sprintf("%s: Command --name: %v", td, err))
+					}
+				}
+			}
+			writers[name] = td
+		}
+	}
+	return writers, errs
+}
+
+// emfCharted is the key checkMetric records in its named map for a metric
+// of our namespace that writer writes; it cannot be a resource's name.
+func emfCharted(metric, writer string) string {
+	return serverless.MetricsNamespace + "/" + metric + "/" + writer
 }
 
 // checkMetric returns what is wrong with a metric of stack s: namespace,
 // name, and dimensions (name to evaluated value). It records in named the
-// resources the dimensions name.
-func (s stack) checkMetric(where, namespace, metric string, dims map[string]string, named map[string]bool) []string {
+// resources the dimensions name, and for our namespace emfCharted of the
+// metric and its writer.
+func (s stack) checkMetric(tp template, params map[string]string, where, namespace, metric string, dims map[string]string, named map[string]bool) []string {
 	var errs []string
 	fail := func(format string, args ...any) { errs = append(errs, where+": "+fmt.Sprintf(format, args...)) }
 	ns, ok := cwNamespaces[namespace]
@@ -244,6 +310,23 @@ func (s stack) checkMetric(where, namespace, metric string, dims map[string]stri
 		target, ok := ns.dims[d]
 		if !ok {
 			fail("%s %s: dimension %q is not one of %s's", namespace, metric, d, namespace)
+			continue
+		}
+		if target.emfWriter {
+			writers, werrs := s.emfWriters(tp, params)
+			errs = append(errs, werrs...)
+			w, ok := writers[v]
+			if !ok {
+				fail("%s %s: %s is %q, neither the Ref of a Lambda function of the stack nor the --name of a worker task definition of the stack (%v)", namespace, metric, d, v, slices.Sorted(maps.Keys(writers)))
+				continue
+			}
+			if only := emfOnlyBy[metric]; only != nil && !slices.Contains(only, w) {
+				fail("%s %s: %s is %s, which does not write %s (only %v do)", namespace, metric, d, w, metric, only)
+				continue
+			}
+			resolved[d] = w
+			named[w] = true
+			named[emfCharted(metric, w)] = true
 			continue
 		}
 		m := stackToken.FindStringSubmatch(v)
@@ -347,7 +430,7 @@ func (s stack) checkAlarms(tp template, params map[string]string, email bool) ([
 			dims[str(get(d, "Name"))] = v
 		}
 		ns, metric := str(get(p, "Namespace")), str(get(p, "MetricName"))
-		errs = append(errs, s.checkMetric(a, ns, metric, dims, named)...)
+		errs = append(errs, s.checkMetric(tp, params, a, ns, metric, dims, named)...)
 		for r := range named {
 			watched[alarmMetric{ns, metric, r}] = a
 		}
@@ -519,7 +602,7 @@ func (s stack) checkDashboard(tp template, params map[string]string) ([]string, 
 			for k := 2; k+1 < len(strs); k += 2 {
 				dims[strs[k]] = strs[k+1]
 			}
-			errs = append(errs, s.checkMetric(at, strs[0], strs[1], dims, named)...)
+			errs = append(errs, s.checkMetric(tp, params, at, strs[0], strs[1], dims, named)...)
 		}
 	}
 	var want []string
@@ -538,8 +621,37 @@ func (s stack) checkDashboard(tp template, params map[string]string) ([]string, 
 			fail("the dashboard charts no metric of %s", r)
 		}
 	}
+	// Every EMF writer that runs (a function with events, or subscribed to
+	// a topic; a worker task definition) has its cold starts and init
+	// charted, and its payments when it writes them.
+	var running []string
+	for _, fn := range s.typed("AWS::Serverless::Function") {
+		if len(anyMap(get(s.resources[fn], "Properties", "Events"))) > 0 {
+			running = append(running, fn)
+		}
+	}
+	for _, sub := range s.typed("AWS::SNS::Subscription") {
+		if get(s.resources[sub], "Properties", "Protocol") == "lambda" {
+			fn, _ := getAtt(get(s.resources[sub], "Properties", "Endpoint"))
+			running = append(running, fn)
+		}
+	}
+	running = append(running, s.typed("AWS::ECS::TaskDefinition")...)
+	for _, w := range running {
+		for _, m := range cwNamespaces[serverless.MetricsNamespace].metrics {
+			if only := emfOnlyBy[m]; only != nil && !slices.Contains(only, w) {
+				continue
+			}
+			if !named[emfCharted(m, w)] {
+				fail("the dashboard charts no %s %s of %s", serverless.MetricsNamespace, m, w)
+			}
+		}
+	}
 	return titles, errs
 }
+
+// anyMap is v as a JSON object, or nil.
+func anyMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
 
 // checkLogWidget returns what is wrong with the query of a Logs Insights
 // widget: its sources must be log groups of the stack, every function's
@@ -610,15 +722,19 @@ var (
 	processorWidgets = []string{"Processor invocations", "Processor duration (ms)", "Processor concurrent executions", "Processor errors and throttles"}
 	workerWidgets    = []string{"Worker queue: visible messages", "Worker queue: oldest message age (s)", "Worker queue: in flight",
 		"Worker tasks", "Worker CPU and memory (% of the tasks' reservation)"}
-	coldStartWidgets = []string{"Cold starts and init duration (ms) per function, per 5 minutes"}
+	// The EMF row: its payment widget is the processor's, where it runs.
+	emfWidgets = []string{"EMF cold starts per function (ColdStart, sum)", "EMF cold-start share of invocations (ColdStart, average)",
+		"EMF init duration (ms) per function, p50 and p99 (InitDuration)"}
+	emfPaymentWidgets = []string{"EMF processor payment duration (ms) (PaymentDuration)"}
+	coldStartWidgets  = []string{"Cold starts and init duration (ms) per function, per 5 minutes"}
 )
 
 // opsWidgets are the dashboard's metric and log widgets of each Processor
 // value, in order.
 var opsWidgets = map[string][]string{
-	"lambda":  slices.Concat(apiWidgets, topicWidgets, processorWidgets, coldStartWidgets),
-	"service": slices.Concat(apiWidgets, topicWidgets, workerWidgets, coldStartWidgets),
-	"both":    slices.Concat(apiWidgets, topicWidgets, processorWidgets, workerWidgets, coldStartWidgets),
+	"lambda":  slices.Concat(apiWidgets, topicWidgets, processorWidgets, emfWidgets, emfPaymentWidgets, coldStartWidgets),
+	"service": slices.Concat(apiWidgets, topicWidgets, workerWidgets, emfWidgets, coldStartWidgets),
+	"both":    slices.Concat(apiWidgets, topicWidgets, processorWidgets, workerWidgets, emfWidgets, emfPaymentWidgets, coldStartWidgets),
 }
 
 // TestTemplateAlarms: for each Processor value, with and without
@@ -788,6 +904,31 @@ func TestTemplateOpsChecksCatchMistakes(t *testing.T) {
 		{"log widget misses the processor's log group", "both", "", editBody(` | SOURCE '${ProcessorLogGroup}'`, ""), "does not read ProcessorLogGroup"},
 		{"log widget queries the text format", "lambda", "", editBody(`filter type = \"platform.report\"`, `filter @type = \"REPORT\"`), `lacks type = "platform.report"`},
 		{"no chart of the worker queue", "service", "", editBodyN("${WorkerOrdersQueue.QueueName}\"", "${WorkerDeadLetterQueue.QueueName}\"", -1), "the dashboard charts no metric of WorkerOrdersQueue"},
+		{"EMF metric of the worker in a lambda stack", "lambda", "",
+			editBody(`"ColdStart", "function", "${ApiFunction}"`, `"ColdStart", "function", "${AWS::StackName}-worker"`), `function is "opsstack-worker", neither the Ref of a Lambda function`},
+		{"EMF worker named for the stack flashsale only", "service", "",
+			editBody("${AWS::StackName}-worker", "flashsale-worker"), `function is "flashsale-worker", neither`},
+		{"EMF function named by its log group", "lambda", "",
+			editBody(`"ColdStart", "function", "${ApiFunction}"`, `"ColdStart", "function", "${AWS::StackName}-api"`), `function is "opsstack-api", neither`},
+		{"EMF function by its ARN", "both", "",
+			editBody(`"InitDuration", "function", "${ApiFunction}"`, `"InitDuration", "function", "${ApiFunction.Arn}"`), `function is "{{GetAtt ApiFunction.Arn}}", neither`},
+		{"EMF payments of the API function", "lambda", "",
+			editBody(`"PaymentDuration", "function", "${ProcessorFunction}"`, `"PaymentDuration", "function", "${ApiFunction}"`), "function is ApiFunction, which does not write PaymentDuration"},
+		{"EMF metric name we do not write", "both", "", editBody(`"flashsale", "ColdStart"`, `"flashsale", "ColdStarts"`), `flashsale has no metric "ColdStarts"`},
+		{"EMF init of the processor not charted", "both", "",
+			editBodyN(`"InitDuration", "function", "${ProcessorFunction}"`, `"ColdStart", "function", "${ProcessorFunction}"`, -1), "the dashboard charts no flashsale InitDuration of ProcessorFunction"},
+		{"EMF cold starts of the worker not charted", "service", "",
+			editBody(`,["flashsale", "ColdStart", "function", "${AWS::StackName}-worker", {"label": "worker service starts"}]`, ""), "the dashboard charts no flashsale ColdStart of WorkerTaskDefinition"},
+		{"worker renamed in its task definition only", "both", "",
+			func(t *testing.T, tp template) {
+				c := anySlice(get(tp.resources()["WorkerTaskDefinition"], "Properties", "ContainerDefinitions"))[0].(map[string]any)
+				cmd := anySlice(c["Command"])
+				i := slices.Index(cmd, any("--name"))
+				if i < 0 || i+1 >= len(cmd) {
+					t.Fatalf("WorkerTaskDefinition: no --name in %v", cmd)
+				}
+				cmd[i+1] = map[string]any{"Fn::Sub": "${AWS::StackName}-payments"}
+			}, `function is "opsstack-worker", neither`},
 		{"alarm on a queue the stack does not create", "lambda", "",
 			editAlarm("WorkerQueueAgeAlarm", func(r map[string]any) { delete(r, "Condition") }), "WorkerOrdersQueue.QueueName: not a resource of the stack"},
 		{"dead-letter queue without alarm", "lambda", "",
@@ -919,7 +1060,35 @@ func TestDocsOperations(t *testing.T) {
 			t.Errorf("docs/operations.md does not name the widget %q", w)
 		}
 	}
-	if !strings.Contains(string(data), "\n## Watching cold starts live\n") {
-		t.Error("docs/operations.md has no section \"## Watching cold starts live\"")
+	_, live, ok := strings.Cut(string(data), "\n## Watching cold starts live\n")
+	if !ok {
+		t.Fatal("docs/operations.md has no section \"## Watching cold starts live\"")
+	}
+	live, _, _ = strings.Cut(live, "\n## ")
+	// The section is written (no placeholder left), shows --follow both
+	// ways with its flags, and names our namespace and its metrics.
+	for _, want := range []string{"coldstarts --follow", "--follow-interval", "--follow-lookback", "--log-group",
+		"Custom namespaces > " + serverless.MetricsNamespace, "`" + serverless.DimensionFunction + "`",
+		serverless.MetricColdStart, serverless.MetricInitDuration, serverless.MetricPaymentDuration} {
+		if !strings.Contains(live, want) {
+			t.Errorf("docs/operations.md, Watching cold starts live: does not say %q", want)
+		}
+	}
+	if strings.Contains(live, "(see below)") {
+		t.Error("docs/operations.md, Watching cold starts live: the placeholder \"(see below)\" is still there")
+	}
+	// Every log group it names is one the template creates, for the stack
+	// samconfig.toml deploys (flashsale).
+	groups := map[string]bool{}
+	for name := range tp.resources() {
+		if tp.typeOf(name) == "AWS::Logs::LogGroup" {
+			lg := get(tp.resources()[name], "Properties", "LogGroupName")
+			groups[strings.ReplaceAll(str(get(lg, "Fn::Sub")), "${AWS::StackName}", "flashsale")] = true
+		}
+	}
+	for _, m := range regexp.MustCompile("--(?:cw-)?log-group ([^\\s`]+)").FindAllStringSubmatch(live, -1) {
+		if !groups[m[1]] {
+			t.Errorf("docs/operations.md, Watching cold starts live: %s is not a log group of the stack flashsale (%v)", m[1], slices.Sorted(maps.Keys(groups)))
+		}
 	}
 }
