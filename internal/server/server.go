@@ -388,31 +388,28 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.queue.Close()
 	s.log.Info("draining the queue", "depth", s.queue.Len(), "drain_timeout", s.cfg.DrainTimeout)
-	if s.disk != nil {
+	// On a data dir, and in memory with a spill file, the drain is
+	// bounded: what is left stays in the database, or is spilled.
+	if s.disk != nil || s.cfg.SpillFile != "" {
+		rest := "spilling the rest"
+		if s.disk != nil {
+			rest = "the rest stay queued in the database"
+		}
 		select {
 		case <-poolDone:
 		case <-time.After(s.cfg.DrainTimeout):
-			s.log.Warn("drain timeout reached: finishing in-flight payments; the rest stay queued in the database", "depth", s.queue.Len())
+			s.log.Warn("drain timeout reached: finishing in-flight payments; "+rest, "depth", s.queue.Len())
 			stopPool()
-			<-poolDone
 		}
+	}
+	<-poolDone
+	if s.disk != nil {
 		left := len(s.queue.Drain())
 		if left > 0 {
 			s.log.Warn("orders stay queued in the database; the next serve with this data dir pays them", "orders", left, "data_dir", s.cfg.DataDir)
 		}
 		s.log.Info("stopped", "queued_orders", left)
 		return err
-	}
-	if s.cfg.SpillFile == "" {
-		<-poolDone
-	} else {
-		select {
-		case <-poolDone:
-		case <-time.After(s.cfg.DrainTimeout):
-			s.log.Warn("drain timeout reached: finishing in-flight payments, spilling the rest", "depth", s.queue.Len())
-			stopPool()
-			<-poolDone
-		}
 	}
 	left := s.queue.Drain()
 	if spillErr := memory.WriteSpill(s.cfg.SpillFile, left); spillErr != nil {
