@@ -24,8 +24,10 @@ import (
 	cwltypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"flashsale/internal/emf"
 	"flashsale/internal/orderstore/dynamostore"
 	"flashsale/internal/queue/sns/snstest"
+	"flashsale/internal/testutil/emfschema"
 	"flashsale/internal/testutil/moto"
 	"flashsale/internal/testutil/samcli"
 )
@@ -113,7 +115,9 @@ func jsonRecords(out string) []map[string]any {
 	var recs []map[string]any
 	for l := range strings.Lines(out) {
 		var m map[string]any
-		if json.Unmarshal([]byte(strings.TrimSpace(l)), &m) == nil && m["function"] != nil {
+		// The function's log records; not its EMF records, which name the
+		// function too (checked on their own).
+		if json.Unmarshal([]byte(strings.TrimSpace(l)), &m) == nil && m["function"] != nil && !emf.IsRecord(m) {
 			recs = append(recs, m)
 		}
 	}
@@ -244,6 +248,11 @@ func TestSAMLocalInvoke(t *testing.T) {
 			}
 			if len(recs) == 0 {
 				t.Fatalf("no record of the function in what sam printed, three times:\n%s", r.Stderr)
+			}
+			// One EMF record per invocation, valid by the specification:
+			// a cold start (every sam local invoke starts a container).
+			if ems := emfschema.Records(t, []byte(r.Stderr)); len(ems) != 1 || ems[0]["function"] != fn || ems[0]["ColdStart"] != 1.0 {
+				t.Errorf("EMF records of %s: %v; want one, of the function, a cold start", fn, ems)
 			}
 			printed[fn] = append(printed[fn], functionOutput(r.Stderr)...)
 			invocations[fn]++
