@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +30,10 @@ type Bench struct {
 	Rates []float64
 	// MaxWorkers is the concurrency of the maximum-rate point (0: none).
 	MaxWorkers int
+	// MaxRounds is how many times the maximum-rate point runs (the three
+	// targets in turn each time), for the spread of a noisy machine; 1
+	// when zero.
+	MaxRounds int
 	// Duration is the length of each run.
 	Duration time.Duration
 	// SizeOrders is the number of orders of the database size runs (0:
@@ -47,6 +52,8 @@ const BenchQueueCapacity = 400_000
 type BenchPoint struct {
 	// Rate is the target rate; 0 for the maximum-rate point.
 	Rate float64
+	// Round numbers the maximum-rate points from 1; 0 for a fixed rate.
+	Round int
 	// Durable is POST /orders/async of the local system on its data dir,
 	// System the same in memory, Bare the bare handler.
 	Durable, System, Bare *loadgen.Result
@@ -77,14 +84,21 @@ func RunBench(ctx context.Context, b Bench) (*BenchResults, error) {
 	res := &BenchResults{Bench: b, Started: time.Now()}
 	points := append([]float64{}, b.Rates...)
 	if b.MaxWorkers > 0 {
-		points = append(points, 0)
+		for range max(b.MaxRounds, 1) {
+			points = append(points, 0)
+		}
 	}
+	round := 0
 	for i, rate := range points {
 		cfg := loadgen.Config{Scenario: loadgen.ScenarioAsync, Rate: rate, Duration: b.Duration, Seed: uint64(i + 1)}
 		if rate == 0 {
 			cfg.MaxWorkers = b.MaxWorkers
 		}
 		p := BenchPoint{Rate: rate}
+		if rate == 0 {
+			round++
+			p.Round = round
+		}
 		// The durable system: the same, on a data dir of its own; what is
 		// left queued at the end stays in it.
 		base, srv, stop, err := runServer(ctx, server.Config{Workers: 1, QueueCapacity: BenchQueueCapacity,
@@ -99,9 +113,9 @@ func RunBench(ctx context.Context, b Bench) (*BenchResults, error) {
 			err = stopErr
 		}
 		if err != nil {
-			return res, fmt.Errorf("bench durable system at %s: %w", rateName(rate, b.MaxWorkers), err)
+			return res, fmt.Errorf("bench durable system at %s: %w", p.name(b), err)
 		}
-		b.logf("durable %s: %s; %.3f disk syncs per accepted order", rateName(rate, b.MaxWorkers), benchLine(p.Durable), p.syncsPerOrder())
+		b.logf("durable %s: %s; %.3f disk syncs per accepted order", p.name(b), benchLine(p.Durable), p.syncsPerOrder())
 
 		// The system: one worker with the 3 s payment (the queue only
 		// grows during a run), a queue that holds a whole run at the
@@ -118,9 +132,9 @@ func RunBench(ctx context.Context, b Bench) (*BenchResults, error) {
 			err = stopErr
 		}
 		if err != nil {
-			return res, fmt.Errorf("bench system at %s: %w", rateName(rate, b.MaxWorkers), err)
+			return res, fmt.Errorf("bench system at %s: %w", p.name(b), err)
 		}
-		b.logf("memory  %s: %s", rateName(rate, b.MaxWorkers), benchLine(p.System))
+		b.logf("memory  %s: %s", p.name(b), benchLine(p.System))
 
 		base, stopBare, err := startBare()
 		if err != nil {
@@ -130,9 +144,9 @@ func RunBench(ctx context.Context, b Bench) (*BenchResults, error) {
 		p.Bare, err = loadgen.Run(ctx, cfg)
 		stopBare()
 		if err != nil {
-			return res, fmt.Errorf("bench bare handler at %s: %w", rateName(rate, b.MaxWorkers), err)
+			return res, fmt.Errorf("bench bare handler at %s: %w", p.name(b), err)
 		}
-		b.logf("bare    %s: %s", rateName(rate, b.MaxWorkers), benchLine(p.Bare))
+		b.logf("bare    %s: %s", p.name(b), benchLine(p.Bare))
 		res.Points = append(res.Points, p)
 	}
 	if b.SizeOrders > 0 {
@@ -159,6 +173,15 @@ func (b Bench) logf(format string, args ...any) {
 	if b.Log != nil {
 		fmt.Fprintf(b.Log, format+"\n", args...)
 	}
+}
+
+// name names the point in the logs and the report.
+func (p BenchPoint) name(b Bench) string {
+	n := rateName(p.Rate, b.MaxWorkers)
+	if p.Round > 0 && b.MaxRounds > 1 {
+		n += fmt.Sprintf(", round %d", p.Round)
+	}
+	return n
 }
 
 func rateName(rate float64, workers int) string {
@@ -228,7 +251,7 @@ func (r *BenchResults) WriteMarkdown(w io.Writer) error {
 			res  *loadgen.Result
 		}{{"durable", p.Durable}, {"memory", p.System}, {"bare", p.Bare}} {
 			st := t.res.Stats
-			fmt.Fprintf(b, "| %s | %s | %d | %d | %.0f | %.0f | %s | %s | %s | %s |\n", rateName(p.Rate, r.Bench.MaxWorkers), t.name,
+			fmt.Fprintf(b, "| %s | %s | %d | %d | %.0f | %.0f | %s | %s | %s | %s |\n", p.name(r.Bench), t.name,
 				st.Requests, st.Failures, t.res.SentRate, t.res.Throughput, benchMS(st.Median), benchMS(st.P90), benchMS(st.P99), benchMS(st.Max))
 		}
 	}
@@ -249,14 +272,25 @@ func (r *BenchResults) WriteMarkdown(w io.Writer) error {
 		for _, p := range r.Points {
 			x, y := pair.a(p), pair.b(p)
 			s, q := x.Stats, y.Stats
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", rateName(p.Rate, r.Bench.MaxWorkers),
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", p.name(r.Bench),
 				ratio(x.Throughput, y.Throughput), ratio(float64(s.Median), float64(q.Median)),
 				ratio(float64(s.P90), float64(q.P90)), ratio(float64(s.P99), float64(q.P99)))
 		}
 	}
+	var maxRatios []float64
+	for _, p := range r.Points {
+		if p.Round > 0 && p.System.Throughput > 0 {
+			maxRatios = append(maxRatios, p.Durable.Throughput/p.System.Throughput)
+		}
+	}
+	if len(maxRatios) > 1 {
+		slices.Sort(maxRatios)
+		fmt.Fprintf(b, "\nDurable / memory throughput at the maximum rate over %d rounds: median %.2fx (min %.2fx, max %.2fx).\n",
+			len(maxRatios), maxRatios[len(maxRatios)/2], maxRatios[0], maxRatios[len(maxRatios)-1])
+	}
 	fmt.Fprintf(b, "\n## Disk syncs of the durable runs\n\n| load | accepted | durable writes | disk syncs | disk syncs per accepted order |\n|---|---:|---:|---:|---:|\n")
 	for _, p := range r.Points {
-		fmt.Fprintf(b, "| %s | %d | %d | %d | %.3f |\n", rateName(p.Rate, r.Bench.MaxWorkers),
+		fmt.Fprintf(b, "| %s | %d | %d | %d | %.3f |\n", p.name(r.Bench),
 			p.Durable.Stats.Requests-p.Durable.Stats.Failures, p.Syncs, p.DiskSyncs, p.syncsPerOrder())
 	}
 	fmt.Fprintf(b, "\nA 202 of the durable system is sent once the order and its queue entry are fsynced; requests that arrive "+

@@ -13,12 +13,12 @@ import (
 // maximum, against the durable system, the system in memory and the bare
 // handler on 127.0.0.1, and a small database size run.
 func TestRunBench(t *testing.T) {
-	res, err := RunBench(context.Background(), Bench{Rates: []float64{200}, MaxWorkers: 4, Duration: 200 * time.Millisecond, SizeOrders: 2000})
+	res, err := RunBench(context.Background(), Bench{Rates: []float64{200}, MaxWorkers: 4, MaxRounds: 2, Duration: 200 * time.Millisecond, SizeOrders: 2000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Points) != 2 || res.Points[1].Rate != 0 {
-		t.Fatalf("points = %+v, want the fixed rate then the maximum", res.Points)
+	if len(res.Points) != 3 || res.Points[1].Rate != 0 || res.Points[1].Round != 1 || res.Points[2].Round != 2 {
+		t.Fatalf("points = %+v, want the fixed rate then the maximum twice", res.Points)
 	}
 	fixed := res.Points[0]
 	for _, r := range []struct {
@@ -48,8 +48,9 @@ func TestRunBench(t *testing.T) {
 	if len(res.Sizes) != 2 || res.Sizes[0].Kept != 2000 || res.Sizes[1].Kept >= 2000 || res.Sizes[1].Bytes <= 0 {
 		t.Errorf("size runs = %+v; want all 2000 kept without retention, fewer with", res.Sizes)
 	}
-	for _, want := range []string{"| 200 req/s | durable |", "| 200 req/s | memory |", "| 200 req/s | bare |", "| max (4 in flight) |",
-		"## Durable / memory", "## Memory / bare", "disk syncs per accepted order", "## Database size"} {
+	for _, want := range []string{"| 200 req/s | durable |", "| 200 req/s | memory |", "| 200 req/s | bare |", "| max (4 in flight), round 1 |",
+		"## Durable / memory", "## Memory / bare", "disk syncs per accepted order", "## Database size",
+		"| max (4 in flight), round 2 | durable |", "at the maximum rate over 2 rounds: median"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, b.String())
 		}

@@ -36,6 +36,9 @@ type SizeResult struct {
 	Bytes     int64         // of every file in the data dir, after a clean close
 	Kept      int           // records left
 	Took      time.Duration
+	// Reopen is how long opening the data dir again took: Open reads
+	// every record, to end the claims of the process that held it.
+	Reopen time.Duration
 }
 
 // DiskSize runs orders through the durable database's whole life
@@ -122,9 +125,19 @@ func DiskSize(ctx context.Context, dir string, orders int, retention time.Durati
 		return res, err
 	}
 	res.Took = time.Since(began)
-	res.Bytes, err = dirBytes(dir)
+	if res.Bytes, err = dirBytes(dir); err != nil {
+		return res, err
+	}
+	opened := time.Now()
+	again, err := diskstore.Open(dir, diskstore.Config{Retention: keep, SweepInterval: -1, Now: clock,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		return res, fmt.Errorf("reopen: %w", err)
+	}
+	res.Reopen = time.Since(opened)
+	err = again.Close()
 	if log != nil {
-		fmt.Fprintf(log, "size run (retention %v): %d orders, %d kept, %.1f MB in %v\n", retention, orders, res.Kept, float64(res.Bytes)/1e6, res.Took.Round(time.Second))
+		fmt.Fprintf(log, "size run (retention %v): %d orders, %d kept, %.1f MB in %v; reopened in %v\n", retention, orders, res.Kept, float64(res.Bytes)/1e6, res.Took.Round(time.Second), res.Reopen.Round(time.Millisecond))
 	}
 	return res, err
 }
@@ -174,14 +187,14 @@ func writeSizes(b *strings.Builder, sizes []SizeResult) {
 	fmt.Fprintf(b, "\n## Database size\n\nEach order taken through its whole life in the durable database (recorded and queued, claimed, "+
 		"charged, finished), 32 at a time, arriving over %v of simulated time; the data dir measured after a clean close. "+
 		"With retention, a finished order is deleted %v after its payment, by a sweep every %v.\n\n"+
-		"| orders | retention | records kept | data dir | per order | took |\n|---:|---|---:|---:|---:|---:|\n",
+		"| orders | retention | records kept | data dir | per order | took | reopen |\n|---:|---|---:|---:|---:|---:|---:|\n",
 		SizeSaleLength, SizeRetention, SizeSweepEvery)
 	for _, s := range sizes {
 		ret := "none (all kept)"
 		if s.Retention > 0 {
 			ret = s.Retention.String()
 		}
-		fmt.Fprintf(b, "| %d | %s | %d | %.1f MB | %.0f B | %v |\n", s.Orders, ret, s.Kept, float64(s.Bytes)/1e6,
-			float64(s.Bytes)/float64(s.Orders), s.Took.Round(time.Second))
+		fmt.Fprintf(b, "| %d | %s | %d | %.1f MB | %.0f B | %v | %v |\n", s.Orders, ret, s.Kept, float64(s.Bytes)/1e6,
+			float64(s.Bytes)/float64(s.Orders), s.Took.Round(time.Second), s.Reopen.Round(time.Millisecond))
 	}
 }

@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	dto "github.com/prometheus/client_model/go"
 
@@ -162,7 +163,7 @@ func Open(dir string, cfg Config) (*Store, error) {
 	manifests, _ := filepath.Glob(filepath.Join(dir, "MANIFEST-*"))
 	existed := len(manifests) > 0
 	log := cfg.Logger
-	db, err := pebble.Open(dir, &pebble.Options{
+	opts := &pebble.Options{
 		Lock:   lock,
 		Logger: pebbleLogger{log},
 		EventListener: &pebble.EventListener{
@@ -172,7 +173,12 @@ func Open(dir string, cfg Config) (*Store, error) {
 				log.Error("the database in the data directory is damaged", "path", info.Path, "err", info.Details.Error())
 			},
 		},
-	})
+	}
+	// Every accepted order is a lookup of an ID the database does not
+	// hold yet: Bloom filters answer most of those without reading a
+	// table's blocks.
+	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		_ = lock.Close()
 		return nil, classify(dir, existed, err)
@@ -442,8 +448,9 @@ func (s *Store) loadAny(id string) (r record, ok bool, err error) {
 }
 
 // write puts r (touched at now) with the queue changes of b, synced when
-// durable; old is the expiry of the record it replaces (zero: none), whose
-// index entry goes.
+// durable; old is the expiry index entry of the record it replaces (zero:
+// none, see indexed), which goes. Only a record out of the queue can
+// expire, so only such a record is indexed.
 func (s *Store) write(b *pebble.Batch, r *record, old, now time.Time, durable bool) error {
 	r.UpdatedAt = now
 	r.ExpiresAt = now.Add(s.cfg.Retention)
@@ -452,8 +459,10 @@ func (s *Store) write(b *pebble.Batch, r *record, old, now time.Time, durable bo
 			return err
 		}
 	}
-	if err := b.Set(expiryKey(r.ExpiresAt, r.Order.ID), nil, nil); err != nil {
-		return err
+	if r.Seq == 0 {
+		if err := b.Set(expiryKey(r.ExpiresAt, r.Order.ID), nil, nil); err != nil {
+			return err
+		}
 	}
 	if err := b.Set(orderKey(r.Order.ID), s.encode(*r), nil); err != nil {
 		return err
@@ -467,6 +476,15 @@ func (s *Store) write(b *pebble.Batch, r *record, old, now time.Time, durable bo
 		return fmt.Errorf("diskstore: write %s: %w", r.Order.ID, err)
 	}
 	return nil
+}
+
+// indexed is the expiry under which r is in the expiry index; zero when
+// it is not (a queued record, or none).
+func indexed(r record) time.Time {
+	if r.Seq != 0 {
+		return time.Time{}
+	}
+	return r.ExpiresAt
 }
 
 // Create implements orderstore.Store: the order is recorded pending and
@@ -495,7 +513,7 @@ func (s *Store) Create(_ context.Context, o order.Order) (orderstore.Record, err
 	if err := b.Set(queueKey(r.Seq), []byte(o.ID), nil); err != nil {
 		return orderstore.Record{}, err
 	}
-	if err := s.write(b, &r, old.ExpiresAt, now, true); err != nil {
+	if err := s.write(b, &r, indexed(old), now, true); err != nil {
 		return orderstore.Record{}, err
 	}
 	return r.Record, nil
@@ -523,7 +541,7 @@ func (s *Store) Claim(_ context.Context, o order.Order, holder string, lease tim
 	hash := orderstore.PayloadHash(o)
 	defer s.lock('o', o.ID)()
 	r, ok, err := s.load(o.ID, now)
-	old := r.ExpiresAt // of an expired record too: it is replaced
+	old := indexed(r) // of an expired record too: it is replaced
 	switch {
 	case err != nil:
 		return orderstore.Record{}, err
@@ -598,7 +616,7 @@ func (s *Store) Cancel(_ context.Context, id, reason string) (orderstore.Record,
 
 // finish writes a finished r, out of the queue. Lock of r held.
 func (s *Store) finish(r record, now time.Time) (orderstore.Record, error) {
-	old := r.ExpiresAt
+	old := indexed(r)
 	b := s.db.NewBatch()
 	defer b.Close()
 	if r.Seq != 0 {
