@@ -233,9 +233,11 @@ func classify(dir string, existed bool, err error) error {
 
 var errFormat = errors.New("not a flashsale database")
 
-// start checks the format, ends the claims of the previous process and
-// reads the queue's last sequence number. Reading every record on the way
-// verifies the checksums of every block of the database.
+// start checks the format, reads every block of the database once (see
+// verify), ends the claims of the previous process on the orders it had
+// queued, and reads the queue's last sequence number. A claim of the
+// previous process's sync path (an order not queued) runs out with its
+// lease, as any claim.
 func (s *Store) start() error {
 	v, closer, err := s.db.Get(keyFormat)
 	switch {
@@ -255,28 +257,28 @@ func (s *Store) start() error {
 			return fmt.Errorf("%w: format %q, want %q", errFormat, got, formatVersion)
 		}
 	}
+	if err := s.verify(); err != nil {
+		return err
+	}
 	now := s.cfg.Now()
 	b := s.db.NewBatch()
 	defer b.Close()
-	err = s.scan(prefixOrder, func(key, value []byte) error {
-		var r record
-		if err := json.Unmarshal(value, &r); err != nil {
-			return fmt.Errorf("%w: record %s: %v", pebble.ErrCorruption, key, err)
+	err = s.scan(prefixQueue, func(_, id []byte) error {
+		r, ok, err := s.loadAny(string(id))
+		if err != nil {
+			return fmt.Errorf("%w: %v", pebble.ErrCorruption, err)
 		}
-		if r.Order.Status == order.StatusProcessing && now.Before(r.LeaseUntil) {
+		if ok && r.Order.Status == order.StatusProcessing && now.Before(r.LeaseUntil) {
 			// Its holder was a process that held this directory: it is
 			// gone, and its claim with it.
 			r.LeaseUntil = now
-			if err := b.Set(key, s.encode(r), nil); err != nil {
+			if err := b.Set(orderKey(r.Order.ID), s.encode(r), nil); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return err
-	}
-	if err := s.scan(prefixCharge, func([]byte, []byte) error { return nil }); err != nil {
 		return err
 	}
 	last, err := s.lastSeq()
@@ -288,6 +290,23 @@ func (s *Store) start() error {
 		return b.Commit(pebble.Sync)
 	}
 	return nil
+}
+
+// verify reads every key and value of the database once, which checks the
+// checksum of every block: a damaged database fails at start, with the
+// path and what to do, not on some order later.
+func (s *Store) verify() error {
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		if _, err := it.ValueAndErr(); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	return errors.Join(it.Error(), it.Close())
 }
 
 // checkEmpty makes sure a database without a format key holds nothing: a
