@@ -49,6 +49,10 @@ import (
 // DefaultRetention is how long a record is kept after its last change.
 const DefaultRetention = 24 * time.Hour
 
+// MinSyncInterval is the least time between two syncs of the write-ahead
+// log (see Open).
+const MinSyncInterval = time.Millisecond
+
 // DefaultSweepInterval is how often expired finished records are deleted.
 const DefaultSweepInterval = time.Minute
 
@@ -178,6 +182,12 @@ func Open(dir string, cfg Config) (*Store, error) {
 	// hold yet: Bloom filters answer most of those without reading a
 	// table's blocks.
 	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	// After a sync, the next waits at least MinSyncInterval: under load
+	// the writes that arrive meanwhile share it (fewer, larger groups;
+	// on the 2-core test machine, 5.4-5.6k accepted orders/s at 32
+	// clients instead of 4.5-4.9k, and a tenth of a sync per order); a
+	// write to an idle database is synced at once.
+	opts.WALMinSyncInterval = func() time.Duration { return MinSyncInterval }
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
 		_ = lock.Close()
