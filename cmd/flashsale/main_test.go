@@ -52,7 +52,7 @@ func TestServeHelpExplainsEveryFlag(t *testing.T) {
 	var stdout bytes.Buffer
 	run(context.Background(), []string{"serve", "--help"}, &stdout, &stdout)
 	for _, flag := range []string{"addr", "workers", "queue-capacity", "payment-delay", "decline-rate", "seed",
-		"sync-concurrency", "request-timeout", "drain-timeout", "spill-file", "log-format", "log-level"} {
+		"sync-concurrency", "request-timeout", "drain-timeout", "data-dir", "min-sync-interval", "in-memory", "spill-file", "log-format", "log-level"} {
 		if !strings.Contains(stdout.String(), "-"+flag+" ") {
 			t.Errorf("serve --help does not explain --%s", flag)
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"flashsale/internal/httpapi"
+	"flashsale/internal/orderstore/diskstore"
 	"flashsale/internal/orderstore/memstore"
 	"flashsale/internal/payment"
 	"flashsale/internal/server"
@@ -68,6 +69,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&f.cfg.RequestTimeout, "request-timeout", httpapi.DefaultRequestTimeout, "deadline of a sync request; past it, 504 (API Gateway's is 30s)")
 	fs.DurationVar(&f.cfg.DrainTimeout, "drain-timeout", server.DefaultDrainTimeout, "how long shutdown keeps draining the queue before spilling the rest")
 	fs.StringVar(&f.cfg.DataDir, "data-dir", server.DefaultDataDir, "directory of the crash-safe database holding the queue, the order records and the charges (one serve at a time)")
+	fs.DurationVar(&f.cfg.MinSyncInterval, "min-sync-interval", diskstore.DefaultMinSyncInterval, "least time between two disk syncs of --data-dir's database: under load the orders that arrive meanwhile share the next sync (group commit), at the cost of up to that much latency; a lone order is synced at once (negative: sync again as soon as the previous sync ends)")
 	fs.BoolVar(&f.inMemory, "in-memory", false, "keep the queue and the order records in memory, not in --data-dir: a crash loses the queued orders (for the lab and benchmarks)")
 	fs.StringVar(&f.cfg.SpillFile, "spill-file", server.DefaultSpillFile, "with --in-memory: JSON-lines file for orders still queued at shutdown, read back at start (empty: drain fully instead); without: a spill file of an earlier version, imported once into --data-dir and removed")
 	serveStore.registerLocal(fs, memstore.DefaultRetention, "how long the order store keeps a finished order after its last change (GET /orders/{id} forgets it then, and its space is reused); queued orders are kept until paid")

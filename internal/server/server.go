@@ -68,6 +68,9 @@ type Config struct {
 	// what is queued), with SpillFile. Not used with a Publisher or a
 	// Store.
 	DataDir string
+	// MinSyncInterval is the least time between two disk syncs of the
+	// DataDir's database (see diskstore.Config.MinSyncInterval).
+	MinSyncInterval time.Duration
 	// SpillFile, in memory (no DataDir), receives the orders still queued
 	// after the drain timeout, and is read back at start. Empty disables
 	// spilling: then shutdown drains until the queue is empty, however
@@ -167,7 +170,7 @@ func New(cfg Config) (s *Server, _ error) {
 	}
 	s = &Server{cfg: cfg, log: cfg.Logger, metrics: metrics.New()}
 	if cfg.DataDir != "" && cfg.Publisher == nil && cfg.Store == nil {
-		disk, err := diskstore.Open(cfg.DataDir, diskstore.Config{Retention: cfg.StoreRetention, Logger: cfg.Logger})
+		disk, err := diskstore.Open(cfg.DataDir, diskstore.Config{Retention: cfg.StoreRetention, MinSyncInterval: cfg.MinSyncInterval, Logger: cfg.Logger})
 		if err != nil {
 			return nil, err
 		}
