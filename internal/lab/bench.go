@@ -294,7 +294,7 @@ func (r *BenchResults) WriteMarkdown(w io.Writer) error {
 			p.Durable.Stats.Requests-p.Durable.Stats.Failures, p.Syncs, p.DiskSyncs, p.syncsPerOrder())
 	}
 	fmt.Fprintf(b, "\nA 202 of the durable system is sent once the order and its queue entry are fsynced; requests that arrive "+
-		"while a sync runs share the next one (group commit), so under concurrency there are fewer disk syncs than orders. "+
+		"while a sync runs, or in the 1 ms (`--min-sync-interval`) after it, share the next one (group commit), so under concurrency there are fewer disk syncs than orders. "+
 		"A throughput ratio below 1 or latency ratios above 1 are the cost of what the system does beyond "+
 		"decoding: validation, an order ID, the queue, metrics and logs, and for the durable one the disk. Reproduce with `make bench`.\n")
 	if len(r.Sizes) > 0 {
