@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 )
 
 // ReadOptions selects the events ReadLogGroup reads.
@@ -34,38 +35,64 @@ type ReadStats struct {
 // opts.End with FilterLogEvents, following every page, and feeds them to p.
 func ReadLogGroup(ctx context.Context, client cloudwatchlogs.FilterLogEventsAPIClient, group string, opts ReadOptions, p *Parser) (ReadStats, error) {
 	var st ReadStats
+	in := filterInput(group, opts.Start, opts.End, opts.FilterPattern, opts.PageSize)
+	pages, err := filterLogEvents(ctx, client, in, func(ev types.FilteredLogEvent) {
+		st.Events++
+		p.Event(logEvent(ev))
+	})
+	st.Pages = pages
+	if err != nil {
+		return st, fmt.Errorf("read log group %s: %w", group, err)
+	}
+	return st, nil
+}
+
+// filterInput is the FilterLogEvents request of group between start and
+// end (either zero: unbounded).
+func filterInput(group string, start, end time.Time, pattern string, pageSize int32) *cloudwatchlogs.FilterLogEventsInput {
 	in := &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String(group)}
-	if !opts.Start.IsZero() {
-		in.StartTime = aws.Int64(opts.Start.UnixMilli())
+	if !start.IsZero() {
+		in.StartTime = aws.Int64(start.UnixMilli())
 	}
-	if !opts.End.IsZero() {
-		in.EndTime = aws.Int64(opts.End.UnixMilli())
+	if !end.IsZero() {
+		in.EndTime = aws.Int64(end.UnixMilli())
 	}
-	if opts.FilterPattern != "" {
-		in.FilterPattern = aws.String(opts.FilterPattern)
+	if pattern != "" {
+		in.FilterPattern = aws.String(pattern)
 	}
-	if opts.PageSize > 0 {
-		in.Limit = aws.Int32(opts.PageSize)
+	if pageSize > 0 {
+		in.Limit = aws.Int32(pageSize)
 	}
+	return in
+}
+
+// filterLogEvents calls fn for every event of every page of in, and
+// returns the pages read.
+func filterLogEvents(ctx context.Context, client cloudwatchlogs.FilterLogEventsAPIClient, in *cloudwatchlogs.FilterLogEventsInput, fn func(types.FilteredLogEvent)) (int, error) {
 	pages := cloudwatchlogs.NewFilterLogEventsPaginator(client, in, func(o *cloudwatchlogs.FilterLogEventsPaginatorOptions) {
 		o.StopOnDuplicateToken = true
 	})
+	n := 0
 	for pages.HasMorePages() {
 		out, err := pages.NextPage(ctx)
 		if err != nil {
-			return st, fmt.Errorf("read log group %s: %w", group, err)
+			return n, err
 		}
-		st.Pages++
+		n++
 		for _, ev := range out.Events {
-			st.Events++
-			e := LogEvent{Stream: aws.ToString(ev.LogStreamName), Message: aws.ToString(ev.Message)}
-			if ev.Timestamp != nil {
-				e.Time = time.UnixMilli(*ev.Timestamp).UTC()
-			}
-			p.Event(e)
+			fn(ev)
 		}
 	}
-	return st, nil
+	return n, nil
+}
+
+// logEvent is the Parser's view of a CloudWatch Logs event.
+func logEvent(ev types.FilteredLogEvent) LogEvent {
+	e := LogEvent{Stream: aws.ToString(ev.LogStreamName), Message: aws.ToString(ev.Message)}
+	if ev.Timestamp != nil {
+		e.Time = time.UnixMilli(*ev.Timestamp).UTC()
+	}
+	return e
 }
 
 // ParseSince reads a point in time as `aws logs tail --since` does: a

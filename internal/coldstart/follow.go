@@ -159,58 +159,37 @@ func (f *LogGroupFollower) Stats() FollowStats { return f.stats }
 // were. A log group that does not exist yet (no invocation so far) has no
 // events.
 func (f *LogGroupFollower) Poll(ctx context.Context) (int, error) {
-	start := f.opts.Start.UnixMilli()
-	if f.opts.Start.IsZero() {
-		start = 0
-	}
+	start := f.opts.Start
 	if f.newest > 0 {
-		start = max(start, f.newest-f.opts.Lookback.Milliseconds())
-	}
-	in := &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String(f.group)}
-	if start > 0 {
-		in.StartTime = aws.Int64(start)
-	}
-	if f.opts.FilterPattern != "" {
-		in.FilterPattern = aws.String(f.opts.FilterPattern)
-	}
-	if f.opts.PageSize > 0 {
-		in.Limit = aws.Int32(f.opts.PageSize)
+		if from := time.UnixMilli(f.newest - f.opts.Lookback.Milliseconds()); from.After(start) {
+			start = from
+		}
 	}
 	f.stats.Polls++
-	pages := cloudwatchlogs.NewFilterLogEventsPaginator(f.client, in, func(o *cloudwatchlogs.FilterLogEventsPaginatorOptions) {
-		o.StopOnDuplicateToken = true
-	})
 	added := 0
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			var missing *types.ResourceNotFoundException
-			if errors.As(err, &missing) {
-				return added, nil
-			}
+	pages, err := filterLogEvents(ctx, f.client, filterInput(f.group, start, time.Time{}, f.opts.FilterPattern, f.opts.PageSize), func(ev types.FilteredLogEvent) {
+		key := eventKey(ev)
+		if _, dup := f.seen[key]; dup {
+			f.stats.Repeats++
+			return
+		}
+		ts := aws.ToInt64(ev.Timestamp)
+		f.seen[key] = ts
+		if ts > f.newest {
+			f.newest = ts
+			f.stats.Newest = time.UnixMilli(ts).UTC()
+		}
+		added++
+		f.stats.Events++
+		f.parser.Event(logEvent(ev))
+	})
+	f.stats.Pages += pages
+	if err != nil {
+		var missing *types.ResourceNotFoundException
+		if !errors.As(err, &missing) {
 			return added, fmt.Errorf("follow log group %s: %w", f.group, err)
 		}
-		f.stats.Pages++
-		for _, ev := range out.Events {
-			ts := aws.ToInt64(ev.Timestamp)
-			key := eventKey(ev)
-			if _, dup := f.seen[key]; dup {
-				f.stats.Repeats++
-				continue
-			}
-			f.seen[key] = ts
-			if ts > f.newest {
-				f.newest = ts
-				f.stats.Newest = time.UnixMilli(ts).UTC()
-			}
-			added++
-			f.stats.Events++
-			e := LogEvent{Stream: aws.ToString(ev.LogStreamName), Message: aws.ToString(ev.Message)}
-			if ev.Timestamp != nil {
-				e.Time = time.UnixMilli(ts).UTC()
-			}
-			f.parser.Event(e)
-		}
+		// No log group yet: no events.
 	}
 	// Forget the events that no later poll can return again.
 	cutoff := f.newest - f.opts.Lookback.Milliseconds()
