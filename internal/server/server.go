@@ -156,7 +156,6 @@ type Server struct {
 	pool     *worker.Pool     // nil with an external publisher
 	disk     *diskstore.Store // the DataDir's database; nil in memory
 	restored int
-	imported int
 }
 
 // New builds the system and starts listening, but serves nothing until Run.
@@ -278,11 +277,7 @@ func (s *Server) restore() ([]order.Order, error) {
 	if err := s.importSpill(); err != nil {
 		return nil, err
 	}
-	queued, err := s.disk.Queued(context.Background())
-	if err != nil {
-		return nil, err
-	}
-	return queued, nil
+	return s.disk.Queued(context.Background())
 }
 
 // importSpill moves the orders of a spill file left by an earlier version
@@ -300,22 +295,18 @@ func (s *Server) importSpill() error {
 	if len(spilled) == 0 {
 		return nil
 	}
-	ctx := context.Background()
-	for _, o := range spilled {
-		if _, err := s.disk.Create(ctx, o); err != nil && !errors.Is(err, orderstore.ErrExists) {
-			if errors.Is(err, orderstore.ErrConflict) {
-				s.log.Error("spilled order conflicts with a recorded one: not imported", "order_id", o.ID, "spill_file", s.cfg.SpillFile)
-				continue
-			}
-			return fmt.Errorf("import the spill file %s: order %s: %w", s.cfg.SpillFile, o.ID, err)
-		}
-		s.imported++
+	conflicts, err := s.disk.Import(context.Background(), spilled)
+	for _, id := range conflicts {
+		s.log.Error("spilled order conflicts with a recorded one: not imported", "order_id", id, "spill_file", s.cfg.SpillFile)
+	}
+	if err != nil {
+		return fmt.Errorf("import the spill file %s: %w", s.cfg.SpillFile, err)
 	}
 	if err := os.Remove(s.cfg.SpillFile); err != nil {
 		return fmt.Errorf("imported the spill file %s, but could not remove it: %w (remove it by hand: its orders are in %s)",
 			s.cfg.SpillFile, err, s.cfg.DataDir)
 	}
-	s.log.Warn("spill file imported into the database and removed", "spill_file", s.cfg.SpillFile, "orders", s.imported, "data_dir", s.cfg.DataDir)
+	s.log.Warn("spill file imported into the database and removed", "spill_file", s.cfg.SpillFile, "orders", len(spilled)-len(conflicts), "data_dir", s.cfg.DataDir)
 	return nil
 }
 

@@ -169,7 +169,7 @@ func Open(dir string, cfg Config) (*Store, error) {
 	}
 	lock, err := pebble.LockDirectory(dir, vfs.Default)
 	if err != nil {
-		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+		if denied(err) {
 			return nil, classify(dir, false, err)
 		}
 		return nil, fmt.Errorf("%w: %s is locked (%v): another flashsale serve uses it; stop that one, or give this one another --data-dir", ErrLocked, dir, err)
@@ -222,14 +222,14 @@ func Open(dir string, cfg Config) (*Store, error) {
 // write in it.
 func checkDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		if errors.Is(err, fs.ErrPermission) {
+		if denied(err) {
 			return fmt.Errorf("%w: cannot create data directory %s (%v): choose a --data-dir you can write, or fix its permissions", ErrPermission, dir, err)
 		}
 		return fmt.Errorf("diskstore: data directory %s: %w", dir, err)
 	}
 	probe, err := os.CreateTemp(dir, ".write-probe-*")
 	if err != nil {
-		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+		if denied(err) {
 			return fmt.Errorf("%w: cannot write in data directory %s (%v): choose a --data-dir you can write, or fix its permissions", ErrPermission, dir, err)
 		}
 		return fmt.Errorf("diskstore: data directory %s: %w", dir, err)
@@ -238,12 +238,17 @@ func checkDir(dir string) error {
 	return os.Remove(probe.Name())
 }
 
+// denied reports whether err says this process may not write there.
+func denied(err error) bool {
+	return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)
+}
+
 // classify turns an error of opening the database in dir into one of
 // Open's errors. Over a database that existed, any error but a permission
 // one means a damaged one: a file missing, truncated or overwritten.
 func classify(dir string, existed bool, err error) error {
 	switch {
-	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+	case denied(err):
 		return fmt.Errorf("%w: cannot open the database in %s (%v): fix the permissions of the directory and its files, or choose another --data-dir", ErrPermission, dir, err)
 	case existed, pebble.IsCorruptionError(err), errors.Is(err, errFormat):
 		return fmt.Errorf("%w: the database in %s cannot be read (%v): restore the directory from a backup, or move it aside to start empty (its orders are then lost)", ErrCorrupt, dir, err)
@@ -316,17 +321,7 @@ func (s *Store) start() error {
 // checksum of every block: a damaged database fails at start, with the
 // path and what to do, not on some order later.
 func (s *Store) verify() error {
-	it, err := s.db.NewIter(nil)
-	if err != nil {
-		return err
-	}
-	for ok := it.First(); ok; ok = it.Next() {
-		if _, err := it.ValueAndErr(); err != nil {
-			it.Close()
-			return err
-		}
-	}
-	return errors.Join(it.Error(), it.Close())
+	return s.scanRange(nil, nil, func([]byte, []byte) error { return nil })
 }
 
 // checkEmpty makes sure a database without a format key holds nothing: a
@@ -345,26 +340,27 @@ func (s *Store) checkEmpty() error {
 
 // scan calls fn for every key with prefix, in order.
 func (s *Store) scan(prefix []byte, fn func(key, value []byte) error) error {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	return s.scanRange(prefix, prefixEnd(prefix), fn)
+}
+
+// scanRange calls fn for every key from lower (inclusive) to upper
+// (exclusive), in order; nil bounds leave that side open.
+func (s *Store) scanRange(lower, upper []byte, fn func(key, value []byte) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return err
 	}
 	for ok := it.First(); ok; ok = it.Next() {
 		v, err := it.ValueAndErr()
+		if err == nil {
+			err = fn(it.Key(), v)
+		}
 		if err != nil {
 			it.Close()
 			return err
 		}
-		if err := fn(it.Key(), v); err != nil {
-			it.Close()
-			return err
-		}
 	}
-	if err := it.Error(); err != nil {
-		it.Close()
-		return err
-	}
-	return it.Close()
+	return errors.Join(it.Error(), it.Close())
 }
 
 func prefixEnd(prefix []byte) []byte {
@@ -529,6 +525,11 @@ func indexed(r record) time.Time {
 // Create implements orderstore.Store: the order is recorded pending and
 // queued in one write, on disk when Create returns.
 func (s *Store) Create(_ context.Context, o order.Order) (orderstore.Record, error) {
+	return s.create(o, true)
+}
+
+// create is Create, synced when durable.
+func (s *Store) create(o order.Order, durable bool) (orderstore.Record, error) {
 	now := s.cfg.Now()
 	hash := orderstore.PayloadHash(o)
 	defer s.lock('o', o.ID)()
@@ -552,10 +553,39 @@ func (s *Store) Create(_ context.Context, o order.Order) (orderstore.Record, err
 	if err := b.Set(queueKey(r.Seq), []byte(o.ID), nil); err != nil {
 		return orderstore.Record{}, err
 	}
-	if err := s.write(b, &r, indexed(old), now, true); err != nil {
+	if err := s.write(b, &r, indexed(old), now, durable); err != nil {
 		return orderstore.Record{}, err
 	}
 	return r.Record, nil
+}
+
+// Import records and queues orders as Create does each, in their order,
+// with one sync at the end instead of one per order: for a spill file of
+// an earlier version, read at start-up. An order already recorded with the
+// same payload is skipped; the IDs of those recorded with another payload
+// (not imported) are returned.
+func (s *Store) Import(_ context.Context, orders []order.Order) (conflicts []string, err error) {
+	for _, o := range orders {
+		_, err := s.create(o, false)
+		switch {
+		case errors.Is(err, orderstore.ErrConflict):
+			conflicts = append(conflicts, o.ID)
+		case err != nil && !errors.Is(err, orderstore.ErrExists):
+			return conflicts, fmt.Errorf("diskstore: import order %s: %w", o.ID, err)
+		}
+	}
+	// The log is written in order: a synced write makes every earlier
+	// one durable with it.
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.LogData([]byte("import"), nil); err != nil {
+		return conflicts, err
+	}
+	s.syncs.Add(1)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return conflicts, fmt.Errorf("diskstore: sync the import: %w", err)
+	}
+	return conflicts, nil
 }
 
 // Get implements orderstore.Store.
@@ -755,19 +785,14 @@ func (s *Store) Sweep(_ context.Context) (int, error) {
 	}
 	var due []entry
 	upper := binary.BigEndian.AppendUint64(append([]byte(nil), prefixExpiry...), uint64(now.UnixNano())+1)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixExpiry, UpperBound: upper})
-	if err != nil {
-		return 0, fmt.Errorf("diskstore: sweep %s: %w", s.dir, err)
-	}
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		if len(k) < len(prefixExpiry)+8 {
-			continue
+	err := s.scanRange(prefixExpiry, upper, func(k, _ []byte) error {
+		if len(k) >= len(prefixExpiry)+8 {
+			nanos := binary.BigEndian.Uint64(k[len(prefixExpiry):])
+			due = append(due, entry{key: append([]byte(nil), k...), id: string(k[len(prefixExpiry)+8:]), at: time.Unix(0, int64(nanos))})
 		}
-		nanos := binary.BigEndian.Uint64(k[len(prefixExpiry):])
-		due = append(due, entry{key: append([]byte(nil), k...), id: string(k[len(prefixExpiry)+8:]), at: time.Unix(0, int64(nanos))})
-	}
-	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil
+	})
+	if err != nil {
 		return 0, fmt.Errorf("diskstore: sweep %s: %w", s.dir, err)
 	}
 	n := 0

@@ -290,3 +290,46 @@ func TestGroupCommit(t *testing.T) {
 	}
 	t.Logf("%d creates, %d synced writes, %d disk syncs", clients*each, s.Syncs(), syncs)
 }
+
+// TestImport: imported orders are recorded and queued in their order, with
+// one synced write for all; one already recorded is skipped, one recorded
+// with another payload is reported and left as it was.
+func TestImport(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir(), diskstore.Config{})
+	there, clash := storetest.NewOrder(t, 1), storetest.NewOrder(t, 2)
+	for _, o := range []order.Order{there, clash} {
+		if _, err := s.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := clash
+	other.CustomerID = 99
+	fresh := []order.Order{storetest.NewOrder(t, 3), storetest.NewOrder(t, 4), storetest.NewOrder(t, 5)}
+	syncs := s.Syncs()
+	conflicts, err := s.Import(ctx, append([]order.Order{fresh[0], there, other}, fresh[1:]...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conflicts) != 1 || conflicts[0] != clash.ID {
+		t.Errorf("conflicts = %v, want [%s]", conflicts, clash.ID)
+	}
+	if n := s.Syncs() - syncs; n != 1 {
+		t.Errorf("import asked for %d synced writes, want 1", n)
+	}
+	if r, _ := s.Get(ctx, clash.ID); r.Order.CustomerID != 2 {
+		t.Errorf("conflicting order after the import: customer %d, want the recorded 2", r.Order.CustomerID)
+	}
+	queued, err := s.Queued(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, o := range queued {
+		ids = append(ids, o.ID)
+	}
+	want := []string{there.ID, clash.ID, fresh[0].ID, fresh[1].ID, fresh[2].ID}
+	if strings.Join(ids, ",") != strings.Join(want, ",") {
+		t.Errorf("queued = %v, want %v", ids, want)
+	}
+}
