@@ -113,7 +113,6 @@ type Store struct {
 	locks   [256]sync.Mutex
 	seed    maphash.Seed
 	syncs   atomic.Int64 // synced commits asked for
-	syncs0  int64        // the log's syncs at the end of Open
 
 	stop      chan struct{}
 	swept     chan struct{}
@@ -209,7 +208,6 @@ func Open(dir string, cfg Config) (*Store, error) {
 		_ = lock.Close()
 		return nil, classify(dir, true, err)
 	}
-	s.syncs0 = s.walSyncs()
 	if cfg.SweepInterval > 0 {
 		go s.sweepLoop()
 	} else {
@@ -270,6 +268,7 @@ func (s *Store) start() error {
 		if err := s.checkEmpty(); err != nil {
 			return err
 		}
+		s.syncs.Add(1)
 		if err := s.db.Set(keyFormat, []byte(formatVersion), pebble.Sync); err != nil {
 			return err
 		}
@@ -312,6 +311,7 @@ func (s *Store) start() error {
 	}
 	s.seq.Store(last)
 	if !b.Empty() {
+		s.syncs.Add(1)
 		return b.Commit(pebble.Sync)
 	}
 	return nil
@@ -384,15 +384,17 @@ func (s *Store) lastSeq() (uint64, error) {
 // Dir is the data directory.
 func (s *Store) Dir() string { return s.dir }
 
-// Syncs is the number of synced writes asked for since Open. Concurrent
-// ones share a disk sync, so the disk syncs are fewer (see DiskSyncs).
+// Syncs is the number of synced writes asked for since Open began (its own
+// included). Concurrent ones share a disk sync, so the disk syncs are
+// fewer (see DiskSyncs).
 func (s *Store) Syncs() int64 { return s.syncs.Load() }
 
 // DiskSyncs is the number of times the write-ahead log was synced to disk
-// since Open: with group commit, fewer than Syncs under concurrency.
-func (s *Store) DiskSyncs() int64 { return s.walSyncs() - s.syncs0 }
-
-func (s *Store) walSyncs() int64 {
+// since Open began: with group commit, fewer than Syncs under concurrency.
+// It also counts the sync Pebble makes when it closes a log file (at each
+// switch of memory table). Pebble counts a sync after it has woken the
+// writers waiting for it, so one that just ended may not be counted yet.
+func (s *Store) DiskSyncs() int64 {
 	h := s.db.Metrics().LogWriter.FsyncLatency
 	if h == nil {
 		return -1
