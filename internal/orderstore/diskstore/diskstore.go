@@ -132,10 +132,10 @@ type record struct {
 	Seq uint64 `json:"queue_seq,omitempty"`
 }
 
-// charge is what c/<key> holds.
-type charge struct {
+// Charge is a charge of the simulated provider: what c/<key> holds.
+type Charge struct {
 	Result payment.Result `json:"result"`
-	Holder string         `json:"holder"`
+	Holder string         `json:"holder"` // who charged (payment.WithHolder)
 	At     time.Time      `json:"at"`
 }
 
@@ -738,7 +738,7 @@ func (s *Store) Charge(_ context.Context, key, holder string, result payment.Res
 	k := chargeKey(key)
 	v, closer, err := s.db.Get(k)
 	if err == nil {
-		var c charge
+		var c Charge
 		err = json.Unmarshal(v, &c)
 		closer.Close()
 		if err != nil {
@@ -749,7 +749,7 @@ func (s *Store) Charge(_ context.Context, key, holder string, result payment.Res
 	if !errors.Is(err, pebble.ErrNotFound) {
 		return "", false, fmt.Errorf("diskstore: read charge %s: %w", key, err)
 	}
-	b, err := json.Marshal(charge{Result: result, Holder: holder, At: s.cfg.Now().UTC()})
+	b, err := json.Marshal(Charge{Result: result, Holder: holder, At: s.cfg.Now().UTC()})
 	if err != nil {
 		return "", false, err
 	}
@@ -761,14 +761,14 @@ func (s *Store) Charge(_ context.Context, key, holder string, result payment.Res
 }
 
 // Charges returns the charges recorded, by idempotency key.
-func (s *Store) Charges(_ context.Context) (map[string]payment.Result, error) {
-	out := map[string]payment.Result{}
+func (s *Store) Charges(_ context.Context) (map[string]Charge, error) {
+	out := map[string]Charge{}
 	err := s.scan(prefixCharge, func(key, value []byte) error {
-		var c charge
+		var c Charge
 		if err := json.Unmarshal(value, &c); err != nil {
 			return fmt.Errorf("charge %s: %w", key, err)
 		}
-		out[string(key[len(prefixCharge):])] = c.Result
+		out[string(key[len(prefixCharge):])] = c
 		return nil
 	})
 	return out, err
