@@ -8,7 +8,10 @@
 // ALL_OLD), so that the caller learns why without a second read. Expiry is
 // DynamoDB's TTL on expires_at (epoch seconds), which deletes items late
 // (within days): every read and condition also treats an item past its
-// expires_at as absent. Lease and expiry times come from the writer's clock.
+// expires_at as absent. expires_at is rounded up to the next whole second,
+// so that a record is kept at least the retention (rounded down, a record
+// written at 12:00:00.95 with 1 s of retention would have been gone at
+// 12:00:01.00). Lease and expiry times come from the writer's clock.
 package dynamostore
 
 import (
@@ -105,6 +108,16 @@ type item struct {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
+// expiry is the expires_at of an item written at now: now plus the
+// retention, in epoch seconds rounded up.
+func (s *Store) expiry(now time.Time) int64 {
+	at := now.Add(s.cfg.Retention)
+	if at.Equal(time.Unix(at.Unix(), 0)) {
+		return at.Unix()
+	}
+	return at.Unix() + 1
+}
+
 func fromMS(n int64) time.Time {
 	if n == 0 {
 		return time.Time{}
@@ -172,7 +185,7 @@ func (s *Store) Create(ctx context.Context, o order.Order) (orderstore.Record, e
 	it := item{
 		OrderID: o.ID, CustomerID: o.CustomerID, Items: o.Items, Status: string(order.StatusPending),
 		CreatedAt: o.CreatedAt.UTC().Format(time.RFC3339Nano), PayloadHash: orderstore.PayloadHash(o),
-		UpdatedAt: ms(now), ExpiresAt: now.Add(s.cfg.Retention).Unix(),
+		UpdatedAt: ms(now), ExpiresAt: s.expiry(now),
 	}
 	av, err := attributevalue.MarshalMap(it)
 	if err != nil {
@@ -253,7 +266,7 @@ func (s *Store) Claim(ctx context.Context, o order.Order, holder string, lease t
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":processing": str(string(order.StatusProcessing)), ":pending": str(string(order.StatusPending)),
 			":holder": str(holder), ":lease": num(ms(now.Add(lease))), ":zero": num(0), ":one": num(1),
-			":nowms": num(ms(now)), ":now": num(now.Unix()), ":expires": num(now.Add(s.cfg.Retention).Unix()),
+			":nowms": num(ms(now)), ":now": num(now.Unix()), ":expires": num(s.expiry(now)),
 			":customer": num(o.CustomerID), ":items": items, ":created": str(o.CreatedAt.UTC().Format(time.RFC3339Nano)),
 			":hash": str(hash),
 		},
@@ -292,7 +305,7 @@ func (s *Store) Finish(ctx context.Context, id, holder string, status order.Stat
 	update := "SET #s = :final, updated_at = :nowms, expires_at = :expires"
 	values := map[string]types.AttributeValue{
 		":final": str(string(status)), ":processing": str(string(order.StatusProcessing)), ":holder": str(holder),
-		":nowms": num(ms(now)), ":now": num(now.Unix()), ":expires": num(now.Add(s.cfg.Retention).Unix()),
+		":nowms": num(ms(now)), ":now": num(now.Unix()), ":expires": num(s.expiry(now)),
 	}
 	if status == order.StatusCompleted {
 		update += ", paid_at = :nowms"
@@ -352,7 +365,7 @@ func (s *Store) Cancel(ctx context.Context, id, reason string) (orderstore.Recor
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":failed": str(string(order.StatusFailed)), ":pending": str(string(order.StatusPending)),
 			":reason": str(reason), ":nowms": num(ms(now)), ":now": num(now.Unix()),
-			":expires": num(now.Add(s.cfg.Retention).Unix()),
+			":expires": num(s.expiry(now)),
 		},
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,

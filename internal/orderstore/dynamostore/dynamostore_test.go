@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"flashsale/internal/order"
 	"flashsale/internal/orderstore"
 	"flashsale/internal/orderstore/dynamostore"
 	"flashsale/internal/orderstore/storetest"
@@ -38,7 +39,7 @@ func TestContract(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s
-	}, storetest.Options{SerialClaims: true})
+	}, storetest.Options{SerialClaims: true, ExpiryGranularity: time.Second})
 }
 
 // TestCreateTable: the table has the key and TTL the store relies on, and a
@@ -84,6 +85,58 @@ func TestCreateTable(t *testing.T) {
 	}
 	if err := dynamostore.Check(ctx, client, "other"); err == nil {
 		t.Error("check of a table keyed on id: no error")
+	}
+}
+
+// TestExpiryRoundsUp: expires_at holds whole seconds, rounded up, so a
+// record written late in a second is kept the whole retention. Rounded
+// down, an order claimed at 12:00:00.950 with 1 s of retention was gone
+// for its Finish at 12:00:01.000 (a CI failure of the contract test).
+func TestExpiryRoundsUp(t *testing.T) {
+	srv := moto.Start(t)
+	client := dynamodb.NewFromConfig(srv.Config(t))
+	ctx := context.Background()
+	if err := dynamostore.CreateTable(ctx, client, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now().Truncate(time.Second).Add(-time.Hour)
+	for _, tc := range []struct {
+		name      string
+		written   time.Duration // after base
+		wantUntil time.Duration // expires_at, after base
+	}{
+		{"late in a second", 950 * time.Millisecond, 2 * time.Second},
+		{"early in a second", time.Millisecond, 2 * time.Second},
+		{"on a whole second", 0, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := base.Add(tc.written)
+			s, err := dynamostore.New(client, dynamostore.Config{Table: "orders", Retention: time.Second,
+				Now: func() time.Time { return now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := storetest.NewOrder(t, 7)
+			r, err := s.Claim(ctx, o, "w1", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := base.Add(tc.wantUntil); !r.ExpiresAt.Equal(want) {
+				t.Errorf("expires at %v, want %v", r.ExpiresAt, want)
+			}
+			now = base.Add(tc.written + time.Second - time.Millisecond) // the retention's last moment
+			if _, err := s.Get(ctx, o.ID); err != nil {
+				t.Errorf("get within the retention: %v", err)
+			}
+			now = base.Add(tc.wantUntil)
+			if _, err := s.Get(ctx, o.ID); !errors.Is(err, orderstore.ErrNotFound) {
+				t.Errorf("get at expires_at = %v, want ErrNotFound", err)
+			}
+			now = base.Add(tc.written + time.Second - time.Millisecond)
+			if _, err := s.Finish(ctx, o.ID, "w1", order.StatusCompleted, ""); err != nil {
+				t.Errorf("finish within the retention: %v", err)
+			}
+		})
 	}
 }
 
