@@ -95,35 +95,19 @@ func run(dir string, open opener, orders, clients int, record []byte) (result, e
 		return result{}, err
 	}
 	var res result
-	var next atomic.Int64
 	lat := make([][]time.Duration, clients)
-	errs := make(chan error, clients)
 	start := time.Now()
-	var wg sync.WaitGroup
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				n := next.Add(1)
-				if n > int64(orders) {
-					return
-				}
-				t := time.Now()
-				if err := e.accept(fmt.Sprintf("order-%09d", n), record, uint64(n)); err != nil {
-					errs <- err
-					return
-				}
-				lat[c] = append(lat[c], time.Since(t))
-			}
-		}()
-	}
-	wg.Wait()
+	err = each(clients, orders, func(c int, n int64) error {
+		t := time.Now()
+		if err := e.accept(fmt.Sprintf("order-%09d", n), record, uint64(n)); err != nil {
+			return err
+		}
+		lat[c] = append(lat[c], time.Since(t))
+		return nil
+	})
 	elapsed := time.Since(start)
-	select {
-	case err := <-errs:
+	if err != nil {
 		return res, err
-	default:
 	}
 	all := slices.Concat(lat...)
 	slices.Sort(all)
@@ -132,36 +116,45 @@ func run(dir string, open opener, orders, clients int, record []byte) (result, e
 	res.p99 = all[len(all)*99/100]
 	res.commitsPerOrder = float64(e.commits()) / float64(orders)
 
-	next.Store(0)
 	start = time.Now()
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				n := next.Add(1)
-				if n > int64(orders) {
-					return
-				}
-				if err := e.finish(fmt.Sprintf("order-%09d", n), record, uint64(n)); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	err = each(clients, orders, func(_ int, n int64) error {
+		return e.finish(fmt.Sprintf("order-%09d", n), record, uint64(n))
+	})
 	res.finishRate = float64(orders) / time.Since(start).Seconds()
-	select {
-	case err := <-errs:
+	if err != nil {
 		return res, err
-	default:
 	}
 	if err := e.close(); err != nil {
 		return res, err
 	}
 	res.bytes = dirSize(dir)
 	return res, nil
+}
+
+// each calls fn for the orders 1 to orders from clients goroutines, client
+// c taking the next order n until none is left or fn fails; it returns a
+// failure of fn.
+func each(clients, orders int, fn func(c int, n int64) error) error {
+	var next atomic.Int64
+	errs := make(chan error, clients)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			for n := next.Add(1); n <= int64(orders); n = next.Add(1) {
+				if err := fn(c, n); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
 }
 
 func dirSize(dir string) int64 {
