@@ -112,10 +112,10 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 // retention, in epoch seconds rounded up.
 func (s *Store) expiry(now time.Time) int64 {
 	at := now.Add(s.cfg.Retention)
-	if at.Equal(time.Unix(at.Unix(), 0)) {
-		return at.Unix()
+	if at.Nanosecond() > 0 {
+		return at.Unix() + 1
 	}
-	return at.Unix() + 1
+	return at.Unix()
 }
 
 func fromMS(n int64) time.Time {

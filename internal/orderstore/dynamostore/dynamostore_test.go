@@ -99,6 +99,7 @@ func TestExpiryRoundsUp(t *testing.T) {
 	if err := dynamostore.CreateTable(ctx, client, "orders"); err != nil {
 		t.Fatal(err)
 	}
+	const retention = time.Second
 	base := time.Now().Truncate(time.Second).Add(-time.Hour)
 	for _, tc := range []struct {
 		name      string
@@ -111,7 +112,7 @@ func TestExpiryRoundsUp(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now := base.Add(tc.written)
-			s, err := dynamostore.New(client, dynamostore.Config{Table: "orders", Retention: time.Second,
+			s, err := dynamostore.New(client, dynamostore.Config{Table: "orders", Retention: retention,
 				Now: func() time.Time { return now }})
 			if err != nil {
 				t.Fatal(err)
@@ -124,7 +125,8 @@ func TestExpiryRoundsUp(t *testing.T) {
 			if want := base.Add(tc.wantUntil); !r.ExpiresAt.Equal(want) {
 				t.Errorf("expires at %v, want %v", r.ExpiresAt, want)
 			}
-			now = base.Add(tc.written + time.Second - time.Millisecond) // the retention's last moment
+			lastMoment := base.Add(tc.written + retention - time.Millisecond)
+			now = lastMoment
 			if _, err := s.Get(ctx, o.ID); err != nil {
 				t.Errorf("get within the retention: %v", err)
 			}
@@ -132,7 +134,7 @@ func TestExpiryRoundsUp(t *testing.T) {
 			if _, err := s.Get(ctx, o.ID); !errors.Is(err, orderstore.ErrNotFound) {
 				t.Errorf("get at expires_at = %v, want ErrNotFound", err)
 			}
-			now = base.Add(tc.written + time.Second - time.Millisecond)
+			now = lastMoment
 			if _, err := s.Finish(ctx, o.ID, "w1", order.StatusCompleted, ""); err != nil {
 				t.Errorf("finish within the retention: %v", err)
 			}

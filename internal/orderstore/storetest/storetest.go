@@ -350,7 +350,8 @@ func Run(t *testing.T, newStore Factory, opts Options) {
 	})
 
 	t.Run("records expire", func(t *testing.T) {
-		s := newStore(t, time.Second)
+		const retention = time.Second
+		s := newStore(t, retention)
 		o := NewOrder(t, 42)
 		if _, err := s.Claim(ctx, o, "w1", Lease); err != nil {
 			t.Fatal(err)
@@ -361,11 +362,11 @@ func Run(t *testing.T, newStore Factory, opts Options) {
 		finished := time.Now()
 		// Kept for the retention: half of it is far enough from its end
 		// for a slow emulator's round trip.
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(retention / 2)
 		if _, err := s.Get(ctx, o.ID); err != nil {
 			t.Errorf("get within the retention = %v, want the record", err)
 		}
-		time.Sleep(time.Until(finished.Add(time.Second + opts.ExpiryGranularity + 200*time.Millisecond)))
+		time.Sleep(time.Until(finished.Add(retention + opts.ExpiryGranularity + 200*time.Millisecond)))
 		if r, err := s.Get(ctx, o.ID); !errors.Is(err, orderstore.ErrNotFound) {
 			t.Errorf("get after the retention = %+v, %v; want ErrNotFound (checked by time, whenever the store deletes)", r, err)
 		}
