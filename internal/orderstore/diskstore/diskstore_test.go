@@ -72,14 +72,7 @@ func TestReopen(t *testing.T) {
 	}
 
 	s = open(t, dir, diskstore.Config{})
-	queued, err := s.Queued(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, o := range queued {
-		ids = append(ids, o.ID)
-	}
+	ids := queuedIDs(t, s)
 	want := []string{orders[0].ID, orders[2].ID, orders[4].ID}
 	if strings.Join(ids, ",") != strings.Join(want, ",") {
 		t.Errorf("queued after reopen = %v, want %v (accepted order, finished ones out)", ids, want)
@@ -101,9 +94,23 @@ func TestReopen(t *testing.T) {
 	if _, err := s.Create(ctx, o); err != nil {
 		t.Fatal(err)
 	}
-	if queued, _ = s.Queued(ctx); len(queued) != 4 || queued[3].ID != o.ID {
+	if queued, _ := s.Queued(ctx); len(queued) != 4 || queued[3].ID != o.ID {
 		t.Errorf("queued = %d orders, last %v; want the new order last", len(queued), queued[len(queued)-1].ID)
 	}
+}
+
+// queuedIDs is the IDs of s's queued orders, in queue order.
+func queuedIDs(t *testing.T, s *diskstore.Store) []string {
+	t.Helper()
+	queued, err := s.Queued(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, o := range queued {
+		ids = append(ids, o.ID)
+	}
+	return ids
 }
 
 // TestSweep: expired finished records go, with their charges; a queued
@@ -320,14 +327,7 @@ func TestImport(t *testing.T) {
 	if r, _ := s.Get(ctx, clash.ID); r.Order.CustomerID != 2 {
 		t.Errorf("conflicting order after the import: customer %d, want the recorded 2", r.Order.CustomerID)
 	}
-	queued, err := s.Queued(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, o := range queued {
-		ids = append(ids, o.ID)
-	}
+	ids := queuedIDs(t, s)
 	want := []string{there.ID, clash.ID, fresh[0].ID, fresh[1].ID, fresh[2].ID}
 	if strings.Join(ids, ",") != strings.Join(want, ",") {
 		t.Errorf("queued = %v, want %v", ids, want)
