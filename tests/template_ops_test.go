@@ -840,33 +840,33 @@ func editBody(old, new string) func(t *testing.T, tp template) { return editBody
 func editBodyN(old, new string, n int) func(t *testing.T, tp template) {
 	return func(t *testing.T, tp template) {
 		t.Helper()
-		var walk func(v any) bool
-		walk = func(v any) bool {
+		// walk replaces in the first string under v that holds old, which
+		// set stores in its place.
+		var walk func(v any, set func(string)) bool
+		walk = func(v any, set func(string)) bool {
 			switch x := v.(type) {
+			case string:
+				if strings.Contains(x, old) {
+					set(strings.Replace(x, old, new, n))
+					return true
+				}
 			case map[string]any:
 				for k, e := range x {
-					if s, ok := e.(string); ok && strings.Contains(s, old) {
-						x[k] = strings.Replace(s, old, new, n)
-						return true
-					}
-					if walk(e) {
+					if walk(e, func(s string) { x[k] = s }) {
 						return true
 					}
 				}
 			case []any:
 				for i, e := range x {
-					if s, ok := e.(string); ok && strings.Contains(s, old) {
-						x[i] = strings.Replace(s, old, new, n)
-						return true
-					}
-					if walk(e) {
+					if walk(e, func(s string) { x[i] = s }) {
 						return true
 					}
 				}
 			}
 			return false
 		}
-		if !walk(get(tp.resources()["OperationsDashboard"], "Properties", "DashboardBody")) {
+		body, ok := get(tp.resources()["OperationsDashboard"], "Properties", "DashboardBody").(map[string]any)
+		if !ok || !walk(body, nil) {
 			t.Fatalf("the dashboard's body has no %q to change", old)
 		}
 	}
