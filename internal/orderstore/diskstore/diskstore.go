@@ -287,7 +287,9 @@ func (s *Store) start() error {
 	now := s.cfg.Now()
 	b := s.db.NewBatch()
 	defer b.Close()
-	err = s.scan(prefixQueue, func(_, id []byte) error {
+	var last uint64 // the queue's last sequence number: new orders queue after it
+	err = s.scan(prefixQueue, func(key, id []byte) error {
+		last = binary.BigEndian.Uint64(key[len(prefixQueue):])
 		r, ok, err := s.loadAny(string(id))
 		if err != nil {
 			return fmt.Errorf("%w: %v", pebble.ErrCorruption, err)
@@ -302,10 +304,6 @@ func (s *Store) start() error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	last, err := s.lastSeq()
 	if err != nil {
 		return err
 	}
@@ -367,18 +365,6 @@ func prefixEnd(prefix []byte) []byte {
 	end := append([]byte(nil), prefix...)
 	end[len(end)-1]++
 	return end
-}
-
-func (s *Store) lastSeq() (uint64, error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefixQueue, UpperBound: prefixEnd(prefixQueue)})
-	if err != nil {
-		return 0, err
-	}
-	defer it.Close()
-	if !it.Last() {
-		return 0, it.Error()
-	}
-	return binary.BigEndian.Uint64(it.Key()[len(prefixQueue):]), nil
 }
 
 // Dir is the data directory.
